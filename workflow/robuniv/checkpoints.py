@@ -115,9 +115,9 @@ def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: st
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} missing key(s), first {MODEL_PREFIX}{missing[0]!r}")
+            parts.append(f"{len(missing)} missing key(s), first '{MODEL_PREFIX}{missing[0]}'")
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s), first {MODEL_PREFIX}{unexpected[0]!r}")
+            parts.append(f"{len(unexpected)} unexpected key(s), first '{MODEL_PREFIX}{unexpected[0]}'")
         raise CheckpointError(f"checkpoint {path} does not fit {arch} ({num_classes} classes, width {width}, "
                               f"{variant}): " + "; ".join(parts))
     for key, value in expected.items():

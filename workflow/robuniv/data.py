@@ -52,18 +52,39 @@ def imagenet100_classes() -> list[str]:
 
 
 # ---------------------------------------------------------------- digits
-def _digits_arrays(split: str):
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+def _digits_file() -> Path:
+    # Located without importing scikit-learn (2 s per workflow job): it ships the data as a CSV.
+    import importlib.util
 
-    digits = load_digits()
-    images = (digits.images / 16.0).astype(np.float32)  # pixel values 0..16
-    labels = digits.target.astype(np.int64)
-    idx = np.arange(len(labels))
-    train_idx, eval_idx = train_test_split(idx, test_size=0.2, stratify=labels, random_state=0)
-    chosen = np.sort(train_idx if split == "train" else eval_idx)
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise DataError("the sklearn_digits source needs scikit-learn installed")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise DataError(f"scikit-learn's digits data {path} is missing")
+    return path
+
+
+def digits_split_indices(labels: np.ndarray, eval_fraction: float = 0.2, seed: int = 0):
+    """A fixed stratified split: per class, a seeded ``eval_fraction`` of the images go to eval."""
+    rng = np.random.default_rng(seed)
+    eval_idx = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        eval_idx.append(rng.permutation(members)[: int(round(eval_fraction * len(members)))])
+    eval_idx = np.sort(np.concatenate(eval_idx))
+    train_idx = np.setdiff1d(np.arange(len(labels)), eval_idx)
+    return train_idx, eval_idx
+
+
+def _digits_arrays(split: str):
+    table = np.loadtxt(_digits_file(), delimiter=",", dtype=np.float32)  # 64 pixels (0..16), then label
+    images = (table[:, :-1] / 16.0).reshape(-1, 8, 8)
+    labels = table[:, -1].astype(np.int64)
+    train_idx, eval_idx = digits_split_indices(labels)
+    chosen = train_idx if split == "train" else eval_idx
     x = np.repeat(images[chosen][:, None], 3, axis=1)  # grey -> 3 channels, like every other source
-    return x, labels[chosen]
+    return np.ascontiguousarray(x), labels[chosen]
 
 
 # ---------------------------------------------------------------- CIFAR-10

@@ -12,13 +12,12 @@ ResNet/ResNeXt/DenseNet, post-ReLU fc7 for VGG); ``head(features)`` is that clas
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import densenet as tv_densenet
-from torchvision.models import resnet as tv_resnet
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,6 +27,58 @@ VARIANTS = ("imagenet", "cifar")
 
 def _scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
+
+
+# Blocks with torchvision's attribute names (its state dicts load), written here so that importing
+# the zoo does not import torchvision (1.6 s per workflow job).
+def _conv3x3(cin, cout, stride=1, groups=1):
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, groups=groups, bias=False)
+
+
+def _conv1x1(cin, cout, stride=1):
+    return nn.Conv2d(cin, cout, kernel_size=1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64):
+        super().__init__()
+        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64):
+        super().__init__()
+        width = int(planes * (base_width / 64.0)) * groups
+        self.conv1 = _conv1x1(inplanes, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = _conv3x3(width, width, stride, groups)  # stride on the 3x3 (torchvision's v1.5)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = _conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
 
 
 # ---------------------------------------------------------------- ResNet / ResNeXt
@@ -41,11 +92,9 @@ class ResNet(nn.Module):
                  groups: int = 1, width_per_group: int = 64, variant: str = "imagenet"):
         super().__init__()
         self.groups = groups
-        # BasicBlock insists on base_width 64; it does not use it, so only Bottlenecks are scaled.
-        self.base_width = _scaled(width_per_group, width) if block is tv_resnet.Bottleneck else 64
-        self.dilation = 1
-        self._norm_layer = nn.BatchNorm2d
         planes = [_scaled(c, width) for c in (64, 128, 256, 512)]
+        # At tiny widths a bottleneck would round to zero channels: keep at least one per group.
+        self.base_width = max(_scaled(width_per_group, width), math.ceil(64 / planes[0]))
         self.inplanes = planes[0]
         if variant == "imagenet":
             self.conv1 = nn.Conv2d(3, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
@@ -55,11 +104,10 @@ class ResNet(nn.Module):
             self.maxpool = nn.Identity()
         self.bn1 = nn.BatchNorm2d(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
-        make = tv_resnet.ResNet._make_layer
-        self.layer1 = make(self, block, planes[0], layers[0])
-        self.layer2 = make(self, block, planes[1], layers[1], stride=2)
-        self.layer3 = make(self, block, planes[2], layers[2], stride=2)
-        self.layer4 = make(self, block, planes[3], layers[3], stride=2)
+        self.layer1 = self._make_layer(block, planes[0], layers[0])
+        self.layer2 = self._make_layer(block, planes[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(block, planes[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(block, planes[3], layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(planes[3] * block.expansion, num_classes)
         for m in self.modules():
@@ -68,6 +116,17 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
+
+    def _make_layer(self, block, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(_conv1x1(self.inplanes, planes * block.expansion, stride),
+                                       nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width)]
+        self.inplanes = planes * block.expansion
+        for _ in range(1, blocks):
+            layers.append(block(self.inplanes, planes, groups=self.groups, base_width=self.base_width))
+        return nn.Sequential(*layers)
 
     def features(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -82,20 +141,79 @@ class ResNet(nn.Module):
 
 
 # ---------------------------------------------------------------- DenseNet
-class DenseNet(tv_densenet.DenseNet):
-    """torchvision's DenseNet with a width multiplier and a CIFAR stem."""
+class _DenseLayer(nn.Module):
+    def __init__(self, num_input_features, growth_rate, bn_size):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(num_input_features)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, kernel_size=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
+
+    def forward(self, features):
+        out = self.conv1(self.relu1(self.norm1(torch.cat(features, 1))))
+        return self.conv2(self.relu2(self.norm2(out)))
+
+
+class _DenseBlock(nn.ModuleDict):
+    def __init__(self, num_layers, num_input_features, bn_size, growth_rate):
+        super().__init__()
+        for i in range(num_layers):
+            self.add_module(f"denselayer{i + 1}",
+                            _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size))
+
+    def forward(self, init_features):
+        features = [init_features]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class _Transition(nn.Sequential):
+    def __init__(self, num_input_features, num_output_features):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(num_input_features)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(num_input_features, num_output_features, kernel_size=1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+
+
+class DenseNet(nn.Module):
+    """torchvision's DenseNet-BC (attribute names features/classifier) with width and CIFAR stem."""
 
     def __init__(self, growth_rate: int, block_config, num_init_features: int, num_classes: int, *,
-                 width: float = 1.0, variant: str = "imagenet"):
-        super().__init__(growth_rate=_scaled(growth_rate, width), block_config=block_config,
-                         num_init_features=_scaled(num_init_features, width), num_classes=num_classes)
-        if variant == "cifar":
-            n0 = self.features.conv0.out_channels
-            self.features.conv0 = nn.Conv2d(3, n0, kernel_size=3, stride=1, padding=1, bias=False)
-            nn.init.kaiming_normal_(self.features.conv0.weight)
-            self.features.pool0 = nn.Identity()
+                 width: float = 1.0, variant: str = "imagenet", bn_size: int = 4):
+        super().__init__()
+        growth_rate, num_features = _scaled(growth_rate, width), _scaled(num_init_features, width)
+        if variant == "imagenet":
+            stem = [("conv0", nn.Conv2d(3, num_features, kernel_size=7, stride=2, padding=3, bias=False)),
+                    ("norm0", nn.BatchNorm2d(num_features)), ("relu0", nn.ReLU(inplace=True)),
+                    ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]
+        else:  # CIFAR: 3x3 stem at full resolution
+            stem = [("conv0", nn.Conv2d(3, num_features, kernel_size=3, stride=1, padding=1, bias=False)),
+                    ("norm0", nn.BatchNorm2d(num_features)), ("relu0", nn.ReLU(inplace=True)),
+                    ("pool0", nn.Identity())]
+        self.features = nn.Sequential(OrderedDict(stem))
+        for i, num_layers in enumerate(block_config):
+            self.features.add_module(f"denseblock{i + 1}",
+                                     _DenseBlock(num_layers, num_features, bn_size, growth_rate))
+            num_features += num_layers * growth_rate
+            if i != len(block_config) - 1:
+                self.features.add_module(f"transition{i + 1}", _Transition(num_features, num_features // 2))
+                num_features //= 2
+        self.features.add_module("norm5", nn.BatchNorm2d(num_features))
+        self.classifier = nn.Linear(num_features, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.constant_(m.bias, 0)
 
-    def features_of(self, x):  # `features` is torchvision's conv trunk attribute
+    def features_of(self, x):  # `features` is the conv trunk, as in torchvision
         out = F.relu(self.features(x), inplace=True)
         return torch.flatten(F.adaptive_avg_pool2d(out, (1, 1)), 1)
 
@@ -113,13 +231,15 @@ _VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M"
 class VGG(nn.Module):
     """torchvision's VGG16 (attribute names features/avgpool/classifier) with width and CIFAR variant.
 
-    The CIFAR variant pools globally to 1x1 and has a hidden width of 512 (x width) instead of
-    4096; on inputs smaller than 32 px it keeps only the max-pools that fit (log2 of the size).
+    The CIFAR variant pools globally to 1x1, has a hidden width of 512 (x width) instead of
+    4096 and no dropout; on inputs smaller than 32 px it keeps only the max-pools that fit (log2 of the size).
     """
 
     def __init__(self, num_classes: int, *, batch_norm: bool, width: float = 1.0,
-                 variant: str = "imagenet", image_size: int = 224, dropout: float = 0.5):
+                 variant: str = "imagenet", image_size: int = 224, dropout: float | None = None):
         super().__init__()
+        if dropout is None:  # torchvision's 0.5; none in the small variant (as the robustness CIFAR VGG)
+            dropout = 0.5 if variant == "imagenet" else 0.0
         max_pools = int(math.floor(math.log2(image_size))) if variant == "cifar" else 5
         layers: list[nn.Module] = []
         in_ch, pools = 3, 0
@@ -178,11 +298,11 @@ def _resnet(block, layers, **extra) -> Callable[..., nn.Module]:
 
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    "resnet18": _resnet(tv_resnet.BasicBlock, [2, 2, 2, 2]),
-    "resnet50": _resnet(tv_resnet.Bottleneck, [3, 4, 6, 3]),
-    "wide_resnet50_2": _resnet(tv_resnet.Bottleneck, [3, 4, 6, 3], width_per_group=128),
-    "wide_resnet50_4": _resnet(tv_resnet.Bottleneck, [3, 4, 6, 3], width_per_group=256),
-    "resnext50_32x4d": _resnet(tv_resnet.Bottleneck, [3, 4, 6, 3], groups=32, width_per_group=4),
+    "resnet18": _resnet(BasicBlock, [2, 2, 2, 2]),
+    "resnet50": _resnet(Bottleneck, [3, 4, 6, 3]),
+    "wide_resnet50_2": _resnet(Bottleneck, [3, 4, 6, 3], width_per_group=128),
+    "wide_resnet50_4": _resnet(Bottleneck, [3, 4, 6, 3], width_per_group=256),
+    "resnext50_32x4d": _resnet(Bottleneck, [3, 4, 6, 3], groups=32, width_per_group=4),
     "densenet121": lambda num_classes, width, variant, image_size: DenseNet(
         32, (6, 12, 24, 16), 64, num_classes, width=width, variant=variant),
     "densenet161": lambda num_classes, width, variant, image_size: DenseNet(

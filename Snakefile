@@ -1,0 +1,22 @@
+# robuniv: are adversarially robust networks universal?  See README.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/evaluation.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,116 @@
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+import robuniv.training as training
+from robuniv.checkpoints import load_robustness_checkpoint
+from robuniv.data import load_split
+from robuniv.models import create_model
+from robuniv.training import TrainSettings, evaluate, seed_everything, train_model
+
+SPEC = dict(arch="resnet18", num_classes=10, variant="cifar", width=0.125, image_size=8)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    train = load_split("sklearn_digits", "train")
+    x, y = train.tensors
+    return TensorDataset(x[:256], y[:256])
+
+
+def fresh_model(seed=0):
+    seed_everything(seed)
+    return create_model(**SPEC)
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.net.state_dict().items()}
+
+
+def test_training_is_deterministic_and_writes_robustness_checkpoint(digits, tmp_path):
+    settings = TrainSettings(epochs=2, batch_size=64, lr=0.1, lr_step=1, eps=0.5, seed=3)
+    a, b = fresh_model(), fresh_model()
+    train_model(a, digits, settings, checkpoint_path=tmp_path / "a.ckpt")
+    summary = train_model(b, digits, settings, checkpoint_path=tmp_path / "b.ckpt")
+    for key, value in weights(a).items():
+        assert torch.equal(value, weights(b)[key]), key
+    assert [h["epoch"] for h in summary["history"]] == [1, 2]
+    assert summary["history"][1]["lr"] == pytest.approx(0.001)  # divided by 10 after each epoch (lr_step 1)
+    loaded = load_robustness_checkpoint(tmp_path / "a.ckpt", **SPEC)
+    x = digits.tensors[0][:8]
+    with torch.no_grad():
+        assert torch.equal(loaded(x), a.eval()(x))
+
+
+def test_resume_after_kill_equals_uninterrupted_run(digits, tmp_path, monkeypatch):
+    settings = TrainSettings(epochs=3, batch_size=64, lr=0.05, lr_step=2, eps=0.25, seed=1)
+    reference = fresh_model()
+    train_model(reference, digits, settings, checkpoint_path=tmp_path / "ref.ckpt")
+
+    real_save = training.save_robustness_checkpoint
+    calls = []
+
+    def save_then_die(path, *args, **kwargs):
+        real_save(path, *args, **kwargs)
+        calls.append(kwargs["epoch"])
+        if kwargs["epoch"] == 2:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(training, "save_robustness_checkpoint", save_then_die)
+    out, resume = tmp_path / "final.ckpt", tmp_path / "resume" / "m.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train_model(fresh_model(), digits, settings, checkpoint_path=out, resume_path=resume)
+    assert not out.exists() and resume.exists()
+    monkeypatch.setattr(training, "save_robustness_checkpoint", real_save)
+
+    resumed = fresh_model(seed=99)  # other initial weights: everything must come from the checkpoint
+    summary = train_model(resumed, digits, settings, checkpoint_path=out, resume_path=resume)
+    assert summary["resumed_from_epoch"] == 2
+    assert [h["epoch"] for h in summary["history"]] == [1, 2, 3]
+    for key, value in weights(reference).items():
+        assert torch.equal(value, weights(resumed)[key]), key
+
+
+def test_resume_ignores_checkpoint_of_other_settings(digits, tmp_path):
+    resume = tmp_path / "r.ckpt"
+    train_model(fresh_model(), digits, TrainSettings(epochs=1, batch_size=64, lr_step=1),
+                checkpoint_path=tmp_path / "a.ckpt", resume_path=resume)
+    summary = train_model(fresh_model(), digits, TrainSettings(epochs=1, batch_size=64, lr_step=1, lr=0.01),
+                          checkpoint_path=tmp_path / "b.ckpt", resume_path=resume)
+    assert summary["resumed_from_epoch"] == 0
+
+
+def test_adversarial_batches_are_made_in_eval_mode(digits, monkeypatch):
+    seen = []
+    real = training.pgd_l2
+
+    def spy(model, *args, **kwargs):
+        seen.append(model.training)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(training, "pgd_l2", spy)
+    model = fresh_model()
+    model.train()
+    x, y = digits.tensors[0][:8], digits.tensors[1][:8]
+    adv = training.adversarial_batch(model, x, y, eps=0.5, steps=3, step_size=1 / 3)
+    assert seen == [False] and model.training
+    assert ((adv - x).flatten(1).norm(dim=1) <= 0.5 + 1e-5).all()
+
+
+def test_evaluate_counts_like_a_direct_computation(digits):
+    model = fresh_model().eval()
+    result = evaluate(model, digits, attack_eps=0.5, attack_steps=5, batch_size=100, max_images=200)
+    x, y = digits.tensors[0][:200], digits.tensors[1][:200]
+    with torch.no_grad():
+        clean = (model(x).argmax(1) == y).float().mean().item()
+    assert result["n_images"] == 200
+    assert result["clean_accuracy"] == pytest.approx(clean)
+    assert result["adversarial_accuracy"] <= result["clean_accuracy"]
+    assert result["attack_step_size"] == pytest.approx(0.5 * 2.5 / 5)
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="eps"):
+        TrainSettings(eps=-0.5)
+    with pytest.raises(ValueError):
+        TrainSettings(epochs=0)

@@ -1,0 +1,18 @@
+# Data: check each data set once (and fetch CIFAR-10 where `download: true`), record its summary.
+
+
+rule prepare_dataset:
+    output:
+        "results/{dataset}/dataset.json",
+    params:
+        source=source_settings,
+    log:
+        "logs/{dataset}/prepare_dataset.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=rule_resource("prepare_dataset", "mem_mb", 4000),
+        runtime=rule_resource("prepare_dataset", "runtime", 60),
+    script:
+        "../scripts/prepare_dataset.py"
