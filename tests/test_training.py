@@ -99,7 +99,8 @@ def test_adversarial_batches_are_made_in_eval_mode(digits, monkeypatch):
 
 def test_evaluate_counts_like_a_direct_computation(digits):
     model = fresh_model().eval()
-    result = evaluate(model, digits, attack_eps=0.5, attack_steps=5, batch_size=100, max_images=200)
+    result = evaluate(model, digits, attack_eps=0.5, attack_steps=5, attack_step_factor=2.5 / 5, batch_size=100,
+                      max_images=200)
     x, y = digits.tensors[0][:200], digits.tensors[1][:200]
     with torch.no_grad():
         clean = (model(x).argmax(1) == y).float().mean().item()

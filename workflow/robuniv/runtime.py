@@ -8,8 +8,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 
 def setup_job(log_path=None, threads: int = 1) -> logging.Logger:
     """Send logging, warnings and stderr (progress bars, tracebacks) to the job's log file."""
@@ -25,12 +23,15 @@ def setup_job(log_path=None, threads: int = 1) -> logging.Logger:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
-    torch.set_num_threads(max(1, int(threads)))
+    if "torch" in sys.modules:  # jobs that never import torch (tables) skip its 3 s import
+        sys.modules["torch"].set_num_threads(max(1, int(threads)))
     return logging.getLogger("robuniv")
 
 
-def pick_device() -> torch.device:
+def pick_device():
     """CUDA when available; ``ROBUNIV_DEVICE`` overrides (e.g. ``cpu`` on a GPU node)."""
+    import torch
+
     wanted = os.environ.get("ROBUNIV_DEVICE")
     if wanted:
         return torch.device(wanted)
