@@ -1,0 +1,349 @@
+"""Similarity of predictions and representations (STUDY.md, "Comparisons"): arrays in, floats out.
+
+Inputs are numpy arrays or torch tensors (CPU or CUDA, float32 or float64) with one row per input.
+Heavy products run in the input's precision on its device; means, norms and sums run in float64,
+so a float32 input gives the float64 answer up to float32 rounding of the products.
+
+Per-model work is separate from per-pair work (as in netrep): :func:`knn_graph` is computed once per
+model (one top-500 search serves every k) and :func:`jaccard_from_graphs` is the cheap pair step.
+"""
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from . import _rtd_worker
+
+LN2 = math.log(2.0)
+
+__all__ = ["agreement", "jsd_sim", "cka", "procrustes_sim", "procrustes_distance", "procrustes_nuclear_norm",
+           "jaccard", "knn_graph", "jaccard_from_graphs", "rtd", "rtd_cross_barcode", "compare_representations"]
+
+
+# ---------------------------------------------------------------- input checks
+def _as_tensor(x, name: str, device=None) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must be numeric, got dtype {x.dtype}")
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    elif not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        x = x.to(torch.float64)
+    elif x.dtype not in (torch.float32, torch.float64):
+        x = x.to(torch.float32)
+    if device is not None and x.device != device:
+        x = x.to(device)
+    if x.dim() != 2:
+        raise ValueError(f"{name} must be 2-D (inputs x features), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)})")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    return x
+
+
+def _pair(a, b, names=("reps_a", "reps_b")):
+    device = next((t.device for t in (a, b) if isinstance(t, torch.Tensor)), None)
+    a = _as_tensor(a, names[0], device)
+    b = _as_tensor(b, names[1], a.device)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"{names[0]} and {names[1]} have different numbers of rows "
+                         f"({a.shape[0]} vs {b.shape[0]})")
+    return a, b
+
+
+def _center(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Column-centred copy in the input's dtype; the mean is taken in float64."""
+    x64 = x.to(torch.float64)
+    centred = x64 - x64.mean(dim=0, keepdim=True)
+    if float(centred.abs().max()) <= 1e-12 * max(1.0, float(x64.abs().max())):
+        raise ValueError(f"{name} is constant (zero variance): the similarity is undefined")
+    return centred.to(x.dtype)
+
+
+def _sq_norm(x: torch.Tensor) -> torch.Tensor:
+    return (x.to(torch.float64) ** 2).sum()
+
+
+# ---------------------------------------------------------------- predictions
+def agreement(logits_a, logits_b) -> float:
+    """Fraction of inputs on which both models predict the same class (argmax of the logits)."""
+    a, b = _pair(logits_a, logits_b, ("logits_a", "logits_b"))
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"logits_a and logits_b have different numbers of classes ({a.shape[1]} vs {b.shape[1]})")
+    return float((a.argmax(1) == b.argmax(1)).to(torch.float64).mean())
+
+
+def jsd_sim(logits_a, logits_b) -> float:
+    """1 - mean Jensen-Shannon divergence (natural log) of the softmax outputs / ln 2; 1 = identical."""
+    a, b = _pair(logits_a, logits_b, ("logits_a", "logits_b"))
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"logits_a and logits_b have different numbers of classes ({a.shape[1]} vs {b.shape[1]})")
+    log_p = torch.log_softmax(a.to(torch.float64), dim=1)
+    log_q = torch.log_softmax(b.to(torch.float64), dim=1)
+    p, q = log_p.exp(), log_q.exp()
+    m = 0.5 * (p + q)
+    log_m = torch.log(m.clamp_min(torch.finfo(torch.float64).tiny))
+    kl_pm = torch.where(p > 0, p * (log_p - log_m), torch.zeros_like(p)).sum(1)
+    kl_qm = torch.where(q > 0, q * (log_q - log_m), torch.zeros_like(q)).sum(1)
+    jsd = (0.5 * kl_pm + 0.5 * kl_qm).clamp_min(0)
+    return float(1.0 - jsd.mean() / LN2)
+
+
+# ---------------------------------------------------------------- CKA
+def _cka_from_products(xty2, xtx2, yty2, sq_rows_x=None, sq_rows_y=None, n=None) -> float:
+    """Linear CKA from ||XᵀY||², ||XᵀX||², ||YᵀY||² (centred X, Y); debiased when row norms are given."""
+    if sq_rows_x is None:
+        return float(xty2 / torch.sqrt(xtx2 * yty2))
+
+    # Unbiased HSIC (Song et al. 2012) in feature space for centred features (Kornblith et al.'s form).
+    def unbiased(dot, rows_1, rows_2):
+        return dot - n / (n - 2.0) * (rows_1 @ rows_2) + rows_1.sum() * rows_2.sum() / ((n - 1.0) * (n - 2.0))
+
+    hsic_xy = unbiased(xty2, sq_rows_x, sq_rows_y)
+    hsic_xx = unbiased(xtx2, sq_rows_x, sq_rows_x)
+    hsic_yy = unbiased(yty2, sq_rows_y, sq_rows_y)
+    if hsic_xx <= 0 or hsic_yy <= 0:
+        raise ValueError("debiased CKA is undefined: an unbiased self-HSIC is not positive (too few inputs?)")
+    return float(hsic_xy / torch.sqrt(hsic_xx * hsic_yy))
+
+
+def cka(reps_a, reps_b, debiased: bool = False) -> float:
+    """Linear CKA (paper eq. 4): ||R'ᵀR||²_F / (||RᵀR||_F ||R'ᵀR'||_F) on column-centred R, R'.
+
+    ``debiased=True`` uses the unbiased HSIC estimator (Song et al. 2012), as the released code did;
+    it needs at least 4 inputs.
+    """
+    a, b = _pair(reps_a, reps_b)
+    if debiased and a.shape[0] < 4:
+        raise ValueError(f"debiased CKA needs at least 4 inputs, got {a.shape[0]}")
+    x, y = _center(a, "reps_a"), _center(b, "reps_b")
+    x, y = _common_dtype(x, y)
+    xty2, xtx2, yty2 = _sq_norm(x.T @ y), _sq_norm(x.T @ x), _sq_norm(y.T @ y)
+    if not debiased:
+        return _cka_from_products(xty2, xtx2, yty2)
+    rows_x = (x.to(torch.float64) ** 2).sum(1)
+    rows_y = (y.to(torch.float64) ** 2).sum(1)
+    return _cka_from_products(xty2, xtx2, yty2, rows_x, rows_y, x.shape[0])
+
+
+def _common_dtype(x, y):
+    if x.dtype != y.dtype:
+        return x.to(torch.float64), y.to(torch.float64)
+    return x, y
+
+
+# ---------------------------------------------------------------- Procrustes
+def _unit_frobenius(x: torch.Tensor) -> torch.Tensor:
+    return (x.to(torch.float64) / torch.sqrt(_sq_norm(x))).to(x.dtype)
+
+
+def _nuclear_from_cross(cross: torch.Tensor) -> float:
+    return float(torch.linalg.svdvals(cross.to(torch.float64)).sum())
+
+
+def procrustes_nuclear_norm(reps_a, reps_b) -> float:
+    """nuc = ||RᵀR'||_* of column-centred, unit-Frobenius-norm R, R' (in [0, 1]; what the released code plotted)."""
+    a, b = _pair(reps_a, reps_b)
+    x, y = _common_dtype(_unit_frobenius(_center(a, "reps_a")), _unit_frobenius(_center(b, "reps_b")))
+    return min(1.0, _nuclear_from_cross(x.T @ y))
+
+
+def procrustes_distance(reps_a, reps_b) -> float:
+    """Orthogonal Procrustes distance d = sqrt(2 - 2 nuc) (in [0, sqrt 2])."""
+    return math.sqrt(max(0.0, 2.0 - 2.0 * procrustes_nuclear_norm(reps_a, reps_b)))
+
+
+def procrustes_sim(reps_a, reps_b) -> float:
+    """ProcrustesSim = (2 - d) / 2 with d = sqrt(2 - 2 nuc) (paper eq. 5); 1 = identical up to rotation."""
+    return (2.0 - procrustes_distance(reps_a, reps_b)) / 2.0
+
+
+# ---------------------------------------------------------------- Jaccard (kNN)
+def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    norms = torch.sqrt((x.to(torch.float64) ** 2).sum(1, keepdim=True)).clamp_min(1e-300)
+    return (x.to(torch.float64) / norms).to(x.dtype)
+
+
+def _merge_topk(vals, idx, new_vals, new_idx, k):
+    """Keep each row's k largest of the running candidates and the new ones."""
+    if vals is not None:
+        new_vals, new_idx = torch.cat([vals, new_vals], dim=1), torch.cat([idx, new_idx], dim=1)
+    top = torch.topk(new_vals, min(k, new_vals.shape[1]), dim=1)
+    return top.values, torch.gather(new_idx, 1, top.indices)
+
+
+def _block_topk(sims, col_ids, k):
+    top = torch.topk(sims, min(k, sims.shape[1]), dim=1)
+    return top.values, col_ids[top.indices]
+
+
+def knn_graph(reps, k: int, block_size: int = 2048) -> np.ndarray:
+    """Indices (N, k) of each input's k nearest *other* inputs by cosine similarity of centred reps.
+
+    Columns are ordered from most to least similar, so ``graph[:, :j]`` is the j-NN graph: one search
+    with the largest k serves every smaller k. Works in row blocks (memory O(N·(k + block))), computing
+    each block pair of the similarity matrix once and using it for both blocks' rows.
+    """
+    x = _as_tensor(reps, "reps")
+    n = x.shape[0]
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if k >= n:
+        raise ValueError(f"k must be smaller than the number of inputs (k={k}, N={n})")
+    x = _unit_rows(_center(x, "reps"))
+    starts = list(range(0, n, block_size))
+    vals: list = [None] * len(starts)
+    idx: list = [None] * len(starts)
+    device = x.device
+    for bi, si in enumerate(starts):
+        xi = x[si:si + block_size]
+        for bj in range(bi, len(starts)):
+            sj = starts[bj]
+            xj = x[sj:sj + block_size]
+            sims = xi @ xj.T
+            if bi == bj:
+                sims.fill_diagonal_(-math.inf)  # exclude each input itself
+            cols = torch.arange(sj, sj + xj.shape[0], device=device)
+            vals[bi], idx[bi] = _merge_topk(vals[bi], idx[bi], *_block_topk(sims, cols, k), k)
+            if bj != bi:  # the same block, transposed, serves block bj's rows
+                rows = torch.arange(si, si + xi.shape[0], device=device)
+                vals[bj], idx[bj] = _merge_topk(vals[bj], idx[bj], *_block_topk(sims.T, rows, k), k)
+    graph = torch.cat(idx, dim=0)
+    return graph.cpu().numpy().astype(np.int64)
+
+
+def jaccard_from_graphs(graph_a, graph_b, k: Optional[int] = None) -> float:
+    """Mean over inputs of |N_a(i) ∩ N_b(i)| / |N_a(i) ∪ N_b(i)| from two kNN graphs (rows of neighbours).
+
+    ``k`` uses only each row's first k neighbours (graphs from :func:`knn_graph` are sorted).
+    """
+    ga, gb = np.asarray(graph_a), np.asarray(graph_b)
+    for name, g in (("graph_a", ga), ("graph_b", gb)):
+        if g.ndim != 2 or g.size == 0:
+            raise ValueError(f"{name} must be a non-empty 2-D array of neighbour indices, got shape {g.shape}")
+    if ga.shape[0] != gb.shape[0]:
+        raise ValueError(f"graph_a and graph_b have different numbers of rows ({ga.shape[0]} vs {gb.shape[0]})")
+    if k is not None:
+        if k < 1 or k > min(ga.shape[1], gb.shape[1]):
+            raise ValueError(f"k={k} exceeds the graphs' neighbours ({ga.shape[1]}, {gb.shape[1]})")
+        ga, gb = ga[:, :k], gb[:, :k]
+    both = np.sort(np.concatenate([ga, gb], axis=1), axis=1)
+    inter = (both[:, 1:] == both[:, :-1]).sum(axis=1)  # rows hold distinct indices
+    union = ga.shape[1] + gb.shape[1] - inter
+    return float(np.mean(inter / union))
+
+
+def jaccard(reps_a, reps_b, k: int = 10) -> float:
+    """Jaccard similarity of the k-NN sets (cosine, centred, self excluded), averaged over inputs."""
+    a, b = _pair(reps_a, reps_b)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if k >= a.shape[0]:
+        raise ValueError(f"k must be smaller than the number of inputs (k={k}, N={a.shape[0]})")
+    return jaccard_from_graphs(knn_graph(a, k), knn_graph(b, k))
+
+
+# ---------------------------------------------------------------- RTD
+def _normalised_distances(x: torch.Tensor) -> np.ndarray:
+    x64 = x.to(torch.float64)
+    d = torch.cdist(x64, x64).cpu().numpy()
+    # cdist's Gram-matrix shortcut leaves tiny non-zeros on the diagonal; distances are exact zeros there.
+    np.fill_diagonal(d, 0.0)
+    d = np.maximum(d, d.T)
+    q = np.quantile(d, 0.9)
+    if q <= 0:
+        raise ValueError("RTD is undefined: the 0.9-quantile of the distances is 0 (constant representation)")
+    return d / q
+
+
+def rtd_cross_barcode(d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """H1 barcode (rows birth, death) of the R-cross complex [[0, D1ᵀ], [D1, min(D1, D2)]] (giotto-ph)."""
+    return _rtd_worker.cross_barcode(np.asarray(d1, dtype=np.float64), np.asarray(d2, dtype=np.float64))
+
+
+def _mp_context():
+    import multiprocessing
+
+    return get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
+def rtd_subsets(n: int, trials: int, batch: int, seed: int) -> list[np.ndarray]:
+    """The seeded input subsets of :func:`rtd`: the same for every pair compared with one seed."""
+    rng = np.random.default_rng(seed)
+    return [np.sort(rng.choice(n, size=batch, replace=False)) for _ in range(trials)]
+
+
+def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_jobs: Optional[int] = None) -> float:
+    """Representation Topology Divergence (Barannikov et al. 2022); 0 = identical, larger = less similar.
+
+    Per trial, ``batch`` inputs drawn from ``seed``: Euclidean distance matrices of both spaces, each
+    divided by its 0.9-quantile; the sum of H1 bar lengths of the R-cross complex, averaged over both
+    directions and the trials. The homology runs in ``n_jobs`` worker processes (default: all cores).
+    """
+    a, b = _pair(reps_a, reps_b)
+    n = a.shape[0]
+    if not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials!r}")
+    if not isinstance(batch, (int, np.integer)) or batch < 2:
+        raise ValueError(f"batch must be an integer >= 2, got {batch!r}")
+    if batch > n:
+        raise ValueError(f"batch must not exceed the number of inputs (batch={batch}, N={n})")
+    pairs = [(_normalised_distances(a[torch.as_tensor(s, device=a.device)]),
+              _normalised_distances(b[torch.as_tensor(s, device=b.device)]))
+             for s in rtd_subsets(n, trials, batch, seed)]
+    # Both directions of every trial: [[0, D1ᵀ], [D1, min]] and [[0, D2ᵀ], [D2, min]].
+    tasks = [(d1, d2) for d1, d2 in pairs] + [(d2, d1) for d1, d2 in pairs]
+    workers = min(len(tasks), n_jobs or os.cpu_count() or 1)
+    if workers <= 1:
+        lengths = [_rtd_worker.total_persistence(*t) for t in tasks]
+    else:
+        # Processes, not threads: giotto-ph holds the GIL, and its first calls race across threads.
+        # Forked, not spawned: spawn re-runs the main module, i.e. a whole Snakemake script.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+            lengths = list(pool.map(_rtd_worker.total_persistence, *zip(*tasks)))
+    per_trial = 0.5 * (np.asarray(lengths[:trials]) + np.asarray(lengths[trials:]))
+    return float(per_trial.mean())
+
+
+# ---------------------------------------------------------------- all at once
+def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs_a: Optional[np.ndarray] = None,
+                            graphs_b: Optional[np.ndarray] = None, rtd_trials: int = 10, rtd_batch: int = 500,
+                            rtd_seed: int = 0, with_rtd: bool = True) -> dict:
+    """Every representational measure of one pair, sharing the centring and the cross product RᵀR'.
+
+    ``graphs_a``/``graphs_b``: precomputed :func:`knn_graph` results with at least ``max(ks)`` columns.
+    Returns {measure name: value} with cka, cka_debiased, procrustes_sim, procrustes_distance,
+    procrustes_nuclear_norm, jaccard@k for each k, and rtd.
+    """
+    a, b = _pair(reps_a, reps_b)
+    n = a.shape[0]
+    x, y = _common_dtype(_center(a, "reps_a"), _center(b, "reps_b"))
+    xty = x.T @ y
+    xty2, xtx2, yty2 = _sq_norm(xty), _sq_norm(x.T @ x), _sq_norm(y.T @ y)
+    out = {"cka": _cka_from_products(xty2, xtx2, yty2)}
+    if n >= 4:
+        rows_x, rows_y = (x.to(torch.float64) ** 2).sum(1), (y.to(torch.float64) ** 2).sum(1)
+        out["cka_debiased"] = _cka_from_products(xty2, xtx2, yty2, rows_x, rows_y, n)
+    # Unit Frobenius norms: ||X||² = trace(XᵀX) = sum of squared rows.
+    nuc = _nuclear_from_cross(xty) / math.sqrt(float(_sq_norm(x)) * float(_sq_norm(y)))
+    nuc = min(1.0, nuc)
+    dist = math.sqrt(max(0.0, 2.0 - 2.0 * nuc))
+    out.update(procrustes_nuclear_norm=nuc, procrustes_distance=dist, procrustes_sim=(2.0 - dist) / 2.0)
+    ks = sorted(set(int(k) for k in ks))
+    if ks:
+        kmax = ks[-1]
+        ga = graphs_a if graphs_a is not None else knn_graph(a, kmax)
+        gb = graphs_b if graphs_b is not None else knn_graph(b, kmax)
+        for k in ks:
+            out[f"jaccard@{k}"] = jaccard_from_graphs(ga, gb, k=k)
+    if with_rtd:
+        out["rtd"] = rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed)
+    return out
