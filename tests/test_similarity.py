@@ -254,7 +254,8 @@ def test_compare_representations_equals_the_single_measures():
     assert out["cka_debiased"] == pytest.approx(S.cka(a, b, debiased=True), abs=1e-12)
     assert out["procrustes_sim"] == pytest.approx(S.procrustes_sim(a, b), abs=1e-12)
     assert out["procrustes_nuclear_norm"] == pytest.approx(S.procrustes_nuclear_norm(a, b), abs=1e-12)
-    assert out["jaccard@5"] == S.jaccard(a, b, 5) and out["jaccard@20"] == S.jaccard(a, b, 20)
+    assert out["jaccard@5"] == pytest.approx(S.jaccard(a, b, 5), abs=1e-12)
+    assert out["jaccard@20"] == pytest.approx(S.jaccard(a, b, 20), abs=1e-12)
     assert out["rtd"] == S.rtd(a, b, trials=2, batch=40)
 
 
@@ -294,3 +295,12 @@ def test_bad_input_raises_value_error_naming_the_argument(call, message):
     a, b = data(11, n=30)
     with pytest.raises(ValueError, match=message):
         call(a, b)
+
+
+def test_jaccard_curve_equals_jaccard_per_k():
+    a, b = data(12, n=250)
+    ga, gb = S.knn_graph(a, 40), S.knn_graph(b, 40)
+    curve = S.jaccard_curve(ga, gb, [40, 1, 7])
+    assert list(curve) == [1, 7, 40]
+    for k, value in curve.items():
+        assert value == pytest.approx(ref_jaccard(a, b, k), abs=1e-12)

@@ -23,7 +23,7 @@ from . import _rtd_worker
 LN2 = math.log(2.0)
 
 __all__ = ["agreement", "jsd_sim", "cka", "procrustes_sim", "procrustes_distance", "procrustes_nuclear_norm",
-           "jaccard", "knn_graph", "jaccard_from_graphs", "rtd", "rtd_cross_barcode", "compare_representations"]
+           "jaccard", "knn_graph", "jaccard_from_graphs", "jaccard_curve", "rtd", "rtd_cross_barcode", "compare_representations"]
 
 
 # ---------------------------------------------------------------- input checks
@@ -60,16 +60,20 @@ def _pair(a, b, names=("reps_a", "reps_b")):
 
 
 def _center(x: torch.Tensor, name: str) -> torch.Tensor:
-    """Column-centred copy in the input's dtype; the mean is taken in float64."""
-    x64 = x.to(torch.float64)
-    centred = x64 - x64.mean(dim=0, keepdim=True)
-    if float(centred.abs().max()) <= 1e-12 * max(1.0, float(x64.abs().max())):
+    """Column-centred copy in the input's dtype; the column sums accumulate in float64."""
+    mean = torch.sum(x, dim=0, keepdim=True, dtype=torch.float64) / x.shape[0]
+    centred = x - mean.to(x.dtype)
+    if float(centred.abs().max()) <= 1e-6 * max(1.0, float(x.abs().max())):
         raise ValueError(f"{name} is constant (zero variance): the similarity is undefined")
-    return centred.to(x.dtype)
+    return centred
 
 
 def _sq_norm(x: torch.Tensor) -> torch.Tensor:
-    return (x.to(torch.float64) ** 2).sum()
+    return torch.linalg.vector_norm(x, dtype=torch.float64) ** 2
+
+
+def _sq_row_norms(x: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(x, dim=1, dtype=torch.float64) ** 2
 
 
 # ---------------------------------------------------------------- predictions
@@ -126,12 +130,10 @@ def cka(reps_a, reps_b, debiased: bool = False) -> float:
         raise ValueError(f"debiased CKA needs at least 4 inputs, got {a.shape[0]}")
     x, y = _center(a, "reps_a"), _center(b, "reps_b")
     x, y = _common_dtype(x, y)
-    xty2, xtx2, yty2 = _sq_norm(x.T @ y), _sq_norm(x.T @ x), _sq_norm(y.T @ y)
+    xty2, xtx2, yty2 = _sq_norm(x.T @ y), _gram_sq_norm(x), _gram_sq_norm(y)
     if not debiased:
         return _cka_from_products(xty2, xtx2, yty2)
-    rows_x = (x.to(torch.float64) ** 2).sum(1)
-    rows_y = (y.to(torch.float64) ** 2).sum(1)
-    return _cka_from_products(xty2, xtx2, yty2, rows_x, rows_y, x.shape[0])
+    return _cka_from_products(xty2, xtx2, yty2, _sq_row_norms(x), _sq_row_norms(y), x.shape[0])
 
 
 def _common_dtype(x, y):
@@ -142,11 +144,17 @@ def _common_dtype(x, y):
 
 # ---------------------------------------------------------------- Procrustes
 def _unit_frobenius(x: torch.Tensor) -> torch.Tensor:
-    return (x.to(torch.float64) / torch.sqrt(_sq_norm(x))).to(x.dtype)
+    return x * float(1.0 / torch.sqrt(_sq_norm(x)))
 
 
 def _nuclear_from_cross(cross: torch.Tensor) -> float:
-    return float(torch.linalg.svdvals(cross.to(torch.float64)).sum())
+    # Singular values in the products' precision (float32 inputs: float32 SVD), summed in float64.
+    return float(torch.linalg.svdvals(cross).to(torch.float64).sum())
+
+
+def _gram_sq_norm(x: torch.Tensor) -> torch.Tensor:
+    """||XᵀX||²_F."""
+    return _sq_norm(x.T @ x)
 
 
 def procrustes_nuclear_norm(reps_a, reps_b) -> float:
@@ -168,24 +176,28 @@ def procrustes_sim(reps_a, reps_b) -> float:
 
 # ---------------------------------------------------------------- Jaccard (kNN)
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
-    norms = torch.sqrt((x.to(torch.float64) ** 2).sum(1, keepdim=True)).clamp_min(1e-300)
-    return (x.to(torch.float64) / norms).to(x.dtype)
+    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True, dtype=torch.float64).clamp_min(1e-300)
+    return x * (1.0 / norms).to(x.dtype)
 
 
 def _merge_topk(vals, idx, new_vals, new_idx, k):
-    """Keep each row's k largest of the running candidates and the new ones."""
+    """Keep each row's k largest of the running candidates and the new ones (unordered)."""
     if vals is not None:
         new_vals, new_idx = torch.cat([vals, new_vals], dim=1), torch.cat([idx, new_idx], dim=1)
-    top = torch.topk(new_vals, min(k, new_vals.shape[1]), dim=1)
+    if new_vals.shape[1] <= k:
+        return new_vals, new_idx
+    top = torch.topk(new_vals, k, dim=1, sorted=False)
     return top.values, torch.gather(new_idx, 1, top.indices)
 
 
 def _block_topk(sims, col_ids, k):
-    top = torch.topk(sims, min(k, sims.shape[1]), dim=1)
+    if sims.shape[1] <= k:
+        return sims, col_ids.expand(sims.shape[0], -1)
+    top = torch.topk(sims, k, dim=1, sorted=False)  # sorting once at the end is cheaper
     return top.values, col_ids[top.indices]
 
 
-def knn_graph(reps, k: int, block_size: int = 2048) -> np.ndarray:
+def knn_graph(reps, k: int, block_size: int = 4096) -> np.ndarray:
     """Indices (N, k) of each input's k nearest *other* inputs by cosine similarity of centred reps.
 
     Columns are ordered from most to least similar, so ``graph[:, :j]`` is the j-NN graph: one search
@@ -215,8 +227,10 @@ def knn_graph(reps, k: int, block_size: int = 2048) -> np.ndarray:
             vals[bi], idx[bi] = _merge_topk(vals[bi], idx[bi], *_block_topk(sims, cols, k), k)
             if bj != bi:  # the same block, transposed, serves block bj's rows
                 rows = torch.arange(si, si + xi.shape[0], device=device)
-                vals[bj], idx[bj] = _merge_topk(vals[bj], idx[bj], *_block_topk(sims.T, rows, k), k)
-    graph = torch.cat(idx, dim=0)
+                sims_t = sims.T.contiguous()  # top-k along contiguous rows is faster
+                vals[bj], idx[bj] = _merge_topk(vals[bj], idx[bj], *_block_topk(sims_t, rows, k), k)
+    order = torch.argsort(torch.cat(vals, dim=0), dim=1, descending=True, stable=True)
+    graph = torch.gather(torch.cat(idx, dim=0), 1, order)
     return graph.cpu().numpy().astype(np.int64)
 
 
@@ -231,14 +245,41 @@ def jaccard_from_graphs(graph_a, graph_b, k: Optional[int] = None) -> float:
             raise ValueError(f"{name} must be a non-empty 2-D array of neighbour indices, got shape {g.shape}")
     if ga.shape[0] != gb.shape[0]:
         raise ValueError(f"graph_a and graph_b have different numbers of rows ({ga.shape[0]} vs {gb.shape[0]})")
-    if k is not None:
-        if k < 1 or k > min(ga.shape[1], gb.shape[1]):
-            raise ValueError(f"k={k} exceeds the graphs' neighbours ({ga.shape[1]}, {gb.shape[1]})")
-        ga, gb = ga[:, :k], gb[:, :k]
-    both = np.sort(np.concatenate([ga, gb], axis=1), axis=1)
-    inter = (both[:, 1:] == both[:, :-1]).sum(axis=1)  # rows hold distinct indices
-    union = ga.shape[1] + gb.shape[1] - inter
-    return float(np.mean(inter / union))
+    if k is None:
+        if ga.shape[1] != gb.shape[1]:
+            raise ValueError(f"graph_a and graph_b have different k ({ga.shape[1]} vs {gb.shape[1]}); pass k")
+        k = ga.shape[1]
+    if k < 1 or k > min(ga.shape[1], gb.shape[1]):
+        raise ValueError(f"k={k} exceeds the graphs' neighbours ({ga.shape[1]}, {gb.shape[1]})")
+    return jaccard_curve(ga, gb, [k])[k]
+
+
+def jaccard_curve(graph_a, graph_b, ks: Iterable[int]) -> dict:
+    """{k: Jaccard@k} for several k from two sorted kNN graphs, in one pass over the graphs."""
+    ga, gb = np.asarray(graph_a), np.asarray(graph_b)
+    ks = sorted(set(int(k) for k in ks))
+    if ga.ndim != 2 or gb.ndim != 2 or ga.shape[0] != gb.shape[0]:
+        raise ValueError(f"graph_a and graph_b must be 2-D with the same rows, got {ga.shape} and {gb.shape}")
+    if not ks or ks[0] < 1 or ks[-1] > min(ga.shape[1], gb.shape[1]):
+        raise ValueError(f"every k must be in 1..{min(ga.shape[1], gb.shape[1])}, got {ks}")
+    kmax = ks[-1]
+    if kmax > np.iinfo(np.int16).max:
+        raise ValueError(f"k must be at most {np.iinfo(np.int16).max}, got {kmax}")
+    ga_t = torch.from_numpy(np.ascontiguousarray(ga[:, :kmax], dtype=np.int64))
+    gb_t = torch.from_numpy(np.ascontiguousarray(gb[:, :kmax], dtype=np.int64))
+    width = int(max(ga_t.max(), gb_t.max())) + 1
+    order = torch.arange(kmax, dtype=torch.int16)
+    sums = {k: 0.0 for k in ks}
+    for start in range(0, ga_t.shape[0], 1024):
+        a, b = ga_t[start:start + 1024], gb_t[start:start + 1024]
+        # rank_in_a[i, j] = position of input j in row i of graph a (kmax: not a neighbour)
+        rank_in_a = torch.full((a.shape[0], width), kmax, dtype=torch.int16)
+        rank_in_a.scatter_(1, a, order.expand(a.shape[0], -1))
+        ranks = torch.gather(rank_in_a, 1, b)  # for b's j-th neighbour: its rank in a's list
+        for k in ks:
+            inter = (ranks[:, :k] < k).sum(dim=1, dtype=torch.float64)
+            sums[k] += float((inter / (2 * k - inter)).sum())
+    return {k: sums[k] / ga_t.shape[0] for k in ks}
 
 
 def jaccard(reps_a, reps_b, k: int = 10) -> float:
@@ -302,6 +343,8 @@ def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_job
     # Both directions of every trial: [[0, D1ᵀ], [D1, min]] and [[0, D2ᵀ], [D2, min]].
     tasks = [(d1, d2) for d1, d2 in pairs] + [(d2, d1) for d1, d2 in pairs]
     workers = min(len(tasks), n_jobs or os.cpu_count() or 1)
+    import gph  # noqa: F401  (1.5 s: imported once here, so forked workers inherit it)
+
     if workers <= 1:
         lengths = [_rtd_worker.total_persistence(*t) for t in tasks]
     else:
@@ -327,11 +370,10 @@ def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs
     n = a.shape[0]
     x, y = _common_dtype(_center(a, "reps_a"), _center(b, "reps_b"))
     xty = x.T @ y
-    xty2, xtx2, yty2 = _sq_norm(xty), _sq_norm(x.T @ x), _sq_norm(y.T @ y)
+    xty2, xtx2, yty2 = _sq_norm(xty), _gram_sq_norm(x), _gram_sq_norm(y)
     out = {"cka": _cka_from_products(xty2, xtx2, yty2)}
     if n >= 4:
-        rows_x, rows_y = (x.to(torch.float64) ** 2).sum(1), (y.to(torch.float64) ** 2).sum(1)
-        out["cka_debiased"] = _cka_from_products(xty2, xtx2, yty2, rows_x, rows_y, n)
+        out["cka_debiased"] = _cka_from_products(xty2, xtx2, yty2, _sq_row_norms(x), _sq_row_norms(y), n)
     # Unit Frobenius norms: ||X||² = trace(XᵀX) = sum of squared rows.
     nuc = _nuclear_from_cross(xty) / math.sqrt(float(_sq_norm(x)) * float(_sq_norm(y)))
     nuc = min(1.0, nuc)
@@ -342,8 +384,8 @@ def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs
         kmax = ks[-1]
         ga = graphs_a if graphs_a is not None else knn_graph(a, kmax)
         gb = graphs_b if graphs_b is not None else knn_graph(b, kmax)
-        for k in ks:
-            out[f"jaccard@{k}"] = jaccard_from_graphs(ga, gb, k=k)
+        for k, value in jaccard_curve(ga, gb, ks).items():
+            out[f"jaccard@{k}"] = value
     if with_rtd:
         out["rtd"] = rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed)
     return out
