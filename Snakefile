@@ -14,6 +14,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/inversion.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/similarity.smk"
+include: "workflow/rules/analyses.smk"
 
 
 rule all:

@@ -40,10 +40,10 @@ def copy_repo(dest: Path) -> Path:
 def test_dry_run_of_demo_plans_every_stage(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     jobs = planned_jobs(cwd=repo)
-    assert jobs["prepare_dataset"] == 1
-    assert jobs["train_model"] == 12 and jobs["evaluate_model"] == 12
-    assert jobs["accuracy_table"] == 1
-    assert "download_checkpoint" not in jobs
+    assert jobs == {"prepare_dataset": 1, "prepare_inputs": 1, "train_model": 12, "evaluate_model": 12,
+                    "accuracy_table": 1, "invert_images": 12, "extract_activations": 4 * 3 * (1 + 3),
+                    "compare_regular": 4 * 3, "compare_inverted": 4 * 6, "similarity_tables": 1, "figures": 1,
+                    "figure_inversions": 4, "all": 1}
 
 
 def test_paper_config_plans_downloads_and_training(tmp_path):
@@ -56,6 +56,10 @@ def test_paper_config_plans_downloads_and_training(tmp_path):
     assert jobs["download_checkpoint"] == 4 * 5 + 3 * 2
     assert jobs["train_model"] == 3 * 3
     assert jobs["evaluate_model"] == 7 * 5
+    assert jobs["invert_images"] == 7 * 5
+    assert jobs["extract_activations"] == 5 * 7 * (1 + 7)  # every model on regular + every model's inverted
+    assert jobs["compare_regular"] == 5 * 21 and jobs["compare_inverted"] == 5 * 42
+    assert jobs["figure_inversions"] == 5 and jobs["similarity_tables"] == 1 and jobs["figures"] == 1
 
 
 def test_bad_config_key_stops_with_its_name(tmp_path):
@@ -104,3 +108,48 @@ def test_demo_accuracies(finished_demo):
 @pytest.mark.slow
 def test_finished_demo_plans_nothing(finished_demo):
     assert planned_jobs(cwd=finished_demo) == {}
+
+
+def edited_copy(finished_demo, tmp_path, edit):
+    """A copy of the finished demo (results and Snakemake's records included) with an edited config."""
+    repo = tmp_path / "copy"
+    shutil.copytree(finished_demo, repo, symlinks=True)
+    cfg = yaml.safe_load((repo / "config.yaml").read_text())
+    edit(cfg)
+    (repo / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return repo
+
+
+@pytest.mark.slow
+def test_adding_a_model_plans_only_its_jobs(finished_demo, tmp_path):
+    def add(cfg):
+        cfg["datasets"]["digits"]["models"]["resnet18_seed1"] = {"arch": "resnet18", "width": 0.125, "seed": 1}
+
+    jobs = planned_jobs(cwd=edited_copy(finished_demo, tmp_path, add))
+    per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 1,
+               # the new model on regular, its own and 3 others' inverted images; 3 old models on its inverted
+               "extract_activations": 1 + 1 + 3 + 3,
+               "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1}
+    expected = {rule: 4 * n for rule, n in per_eps.items()}
+    expected.update(accuracy_table=1, similarity_tables=1, figures=1, all=1)
+    assert jobs == expected
+
+
+@pytest.mark.slow
+def test_changing_a_figure_setting_reruns_only_figures(finished_demo, tmp_path):
+    def dpi(cfg):
+        cfg["figures"]["dpi"] = 90
+
+    assert planned_jobs(cwd=edited_copy(finished_demo, tmp_path, dpi)) == {"figures": 1, "figure_inversions": 4,
+                                                                           "all": 1}
+
+
+@pytest.mark.slow
+def test_adding_an_eps_plans_only_its_jobs(finished_demo, tmp_path):
+    def add(cfg):
+        cfg["datasets"]["digits"]["eps"].append(2)
+
+    jobs = planned_jobs(cwd=edited_copy(finished_demo, tmp_path, add))
+    assert jobs == {"train_model": 3, "evaluate_model": 3, "invert_images": 3, "extract_activations": 3 * 4,
+                    "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1, "accuracy_table": 1,
+                    "similarity_tables": 1, "figures": 1, "all": 1}

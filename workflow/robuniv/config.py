@@ -24,6 +24,9 @@ TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
 EVALUATION_DEFAULTS: dict[str, Any] = dict(attack_steps=20, attack_step_factor=2.5 / 20,
                                            standard_attack_eps=0.25, fixed_attack_eps=[],
                                            batch_size=256, max_images=None)
+INVERSION_DEFAULTS: dict[str, Any] = dict(iterations=1000, step_size=0.125, momentum=0.9)
+SIMILARITY_DEFAULTS: dict[str, Any] = dict(jaccard_k=[10, 100, 500], rtd_trials=10, rtd_batch=500, rtd_seed=0, rtd=True)
+FIGURE_DEFAULTS: dict[str, Any] = dict(formats=["png", "pdf"], dpi=150, n_examples=4, style="whitegrid")
 SOURCE_KEYS = ("path", "download", "classes", "image_size", "resize_size", "num_classes")
 
 
@@ -82,6 +85,31 @@ def evaluation_settings(config: dict, dataset: str) -> dict:
     return _merge(EVALUATION_DEFAULTS, config["datasets"][dataset].get("evaluation"))
 
 
+def inversion_settings(config: dict, dataset: str) -> dict:
+    return _merge(INVERSION_DEFAULTS, config["datasets"][dataset].get("inversion"))
+
+
+def similarity_settings(config: dict, dataset: str) -> dict:
+    settings = _merge(SIMILARITY_DEFAULTS, config["datasets"][dataset].get("similarity"))
+    n = n_inputs(config, dataset)
+    if max(settings["jaccard_k"]) >= n:
+        raise ConfigError(f"datasets.{dataset}.similarity.jaccard_k: every k must be < n_inputs ({n})")
+    settings["rtd_batch"] = min(settings["rtd_batch"], n)
+    return settings
+
+
+def figure_settings(config: dict) -> dict:
+    return _merge(FIGURE_DEFAULTS, config.get("figures"))
+
+
+def n_inputs(config: dict, dataset: str) -> int:
+    return int(config["datasets"][dataset].get("n_inputs", 10_000))
+
+
+def batch_size(config: dict, dataset: str) -> int:
+    return int(config["datasets"][dataset].get("batch_size", 256))
+
+
 def checkpoint_url(config: dict, dataset: str, model: str, eps: str | float) -> Optional[str]:
     """The URL to download for (model, ε), or None when the model is trained at that ε.
 
@@ -130,9 +158,11 @@ def check_config(config: dict) -> None:
         models = ds.get("models") or {}
         if not models:
             raise ConfigError(f"{where}.models is empty")
+        similarity_settings(config, name)
         for model, entry in models.items():
-            if "/" in model or not model:
-                raise ConfigError(f"{where}.models: model name {model!r} must be non-empty without '/'")
+            if "/" in model or "__" in model or not model or model.startswith("."):
+                raise ConfigError(f"{where}.models: model name {model!r} must be non-empty, without '/' or "
+                                  "'__' (the pair separator in file names), and not start with '.'")
             arch = entry.get("arch")
             if arch not in ARCHITECTURES:
                 raise ConfigError(f"{where}.models.{model}.arch: unknown architecture {arch!r}; "

@@ -235,3 +235,18 @@ def labels_of(dataset: Dataset) -> np.ndarray:
     if hasattr(dataset, "targets"):
         return np.asarray(dataset.targets)
     return np.asarray([dataset[i][1] for i in range(len(dataset))])
+
+
+def iter_images(dataset: Dataset, indices, batch_size: int):
+    """Yield (positions, images, labels) for ``dataset[indices]`` in batches (never all in memory)."""
+    indices = np.asarray(indices)
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start:start + batch_size]
+        if isinstance(dataset, TensorDataset):
+            idx = torch.as_tensor(chunk)
+            images, labels = dataset.tensors[0][idx], dataset.tensors[1][idx]
+        else:
+            items = [dataset[int(i)] for i in chunk]
+            images = torch.stack([x for x, _ in items])
+            labels = torch.as_tensor([y for _, y in items])
+        yield np.arange(start, start + len(chunk)), images, labels

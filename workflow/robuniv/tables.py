@@ -33,3 +33,43 @@ def write_csv(frame: pd.DataFrame, path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+SIMILARITY_COLUMNS = ["dataset", "eps", "inputs", "source", "model_a", "model_b", "measure", "value"]
+
+# What each measure's column means; "higher" = more similar, except RTD (a divergence).
+MEASURE_NOTES = {
+    "agreement": "fraction of inputs with the same predicted class",
+    "jsd_sim": "1 - mean JSD(softmax) / ln 2",
+    "cka": "linear CKA, paper eq. 4 (biased HSIC)",
+    "cka_debiased": "linear CKA with unbiased HSIC (the released code's variant)",
+    "procrustes_sim": "(2 - d) / 2, d = sqrt(2 - 2 nuc): paper eq. 5",
+    "procrustes_distance": "d = sqrt(2 - 2 nuc)",
+    "procrustes_nuclear_norm": "nuc = ||R^T R'||_*: what the released code plotted",
+    "rtd": "representation topology divergence (0 = identical; plotted as -RTD)",
+}
+
+
+def similarity_rows(values: dict, *, dataset: str, eps: float, inputs: str, source: str, model_a: str,
+                    model_b: str) -> pd.DataFrame:
+    """Tidy rows (one per measure) of one comparison."""
+    rows = [{"dataset": dataset, "eps": eps, "inputs": inputs, "source": source, "model_a": model_a,
+             "model_b": model_b, "measure": measure, "value": float(value)} for measure, value in values.items()]
+    return pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
+
+
+def spearman_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spearman's ρ of each measure's values against ε, per data set and input kind, with p-value and n."""
+    from scipy.stats import spearmanr
+
+    rows = []
+    for (dataset, inputs, measure), group in frame.groupby(["dataset", "inputs", "measure"], sort=True):
+        n = len(group)
+        if group["eps"].nunique() < 2 or group["value"].nunique() < 2:
+            rho, p = float("nan"), float("nan")
+        else:
+            result = spearmanr(group["eps"], group["value"])
+            rho, p = float(result.statistic), float(result.pvalue)
+        rows.append({"dataset": dataset, "inputs": inputs, "measure": measure, "spearman_rho": rho,
+                     "p_value": p, "n": n})
+    return pd.DataFrame(rows, columns=["dataset", "inputs", "measure", "spearman_rho", "p_value", "n"])

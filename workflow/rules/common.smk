@@ -16,6 +16,11 @@ wildcard_constraints:
     dataset=r"[^/]+",
     eps=r"[0-9]+(\.[0-9]+)?",
     model=r"[^/]+",
+    model_a=r"(?:(?!__)[^/])+",
+    model_b=r"(?:(?!__)[^/])+",
+    inputs=r"regular|inverted-[^/]+",
+
+FIGURES = ["fig1_predictions_regular", "fig3_predictions_inverted", "fig4_representations", "fig8_jaccard_k"]
 
 
 def datasets():
@@ -69,8 +74,34 @@ def source_settings(wildcards):
     return rc.source_settings(config, wildcards.dataset)
 
 
-def models_at(dataset, eps):
-    return model_names(dataset)
+def activation_inputs(wildcards):
+    """Checkpoint, comparison inputs, and for inverted-<source> the source model's inverted images."""
+    files = {"checkpoint": model_checkpoint(wildcards), "inputs": f"results/{wildcards.dataset}/inputs.h5"}
+    if wildcards.inputs != "regular":
+        source = wildcards.inputs[len("inverted-"):]
+        if source not in config["datasets"][wildcards.dataset]["models"]:
+            raise ValueError(f"input set {wildcards.inputs}: no model {source!r} in datasets.{wildcards.dataset}")
+        files["images"] = f"results/{wildcards.dataset}/eps{wildcards.eps}/inverted/{source}.h5"
+    return files
+
+
+def comparison_tables():
+    """One table per regular unordered pair and per inverted ordered pair, for every data set and ε."""
+    out = []
+    for d in datasets():
+        models = model_names(d)
+        for e in eps_levels(d):
+            base = f"results/{d}/eps{e}/similarity"
+            out += [f"{base}/regular/{a}__{b}.csv" for i, a in enumerate(models) for b in models[i + 1:]]
+            out += [f"{base}/inverted/{a}__{b}.csv" for a in models for b in models if a != b]
+    return out
+
+
+def figure_files():
+    formats = rc.figure_settings(config)["formats"]
+    out = [f"results/figures/{name}.{fmt}" for name in FIGURES for fmt in formats]
+    out += [f"results/figures/inversions_{d}_eps{e}.{fmt}" for d in datasets() for e in eps_levels(d) for fmt in formats]
+    return out
 
 
 # ---------------------------------------------------------------- targets
@@ -80,4 +111,5 @@ def eval_jsons():
 
 
 def all_targets():
-    return ["results/tables/accuracy.csv"]
+    return ["results/tables/accuracy.csv", "results/tables/similarity.csv", "results/tables/spearman.csv",
+            *figure_files()]

@@ -34,7 +34,7 @@ rule train_model:
     log:
         "logs/{dataset}/eps{eps}/train_model/{model}.log",
     benchmark:
-        "benchmarks/{dataset}/eps{eps}/train_model/{model}.tsv"
+        "logs/{dataset}/eps{eps}/train_model/{model}.benchmark.tsv"
     conda:
         ENV
     threads: rule_threads("train_model")

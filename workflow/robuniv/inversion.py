@@ -1,0 +1,64 @@
+"""Representation inversion (Ilyas et al. 2019): images whose representation matches a target's.
+
+From a seed image s (another class), minimise ||f(s') - f(x)||₂ / ||f(x)||₂ over s' in [0, 1] by gradient
+descent: per image, the gradient is normalised to unit L2 norm, momentum m <- 0.9 m + 0.1 g, a step of
+``step_size`` against m, clamping to [0, 1]; the iterate with the lowest loss is kept per image.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+
+
+def relative_feature_loss(model, images, target_features, target_norms):
+    return torch.linalg.vector_norm(model.features(images) - target_features, dim=1) / target_norms
+
+
+def invert(model, seeds: torch.Tensor, targets: torch.Tensor, *, iterations: int = 1000,
+           step_size: float = 0.125, momentum: float = 0.9,
+           progress: Optional[Callable[[int, float], None]] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverted images (best iterate per image) and their relative feature losses.
+
+    The model is used in eval mode and left in the mode it had.
+    """
+    if iterations < 0:
+        raise ValueError(f"iterations must be >= 0, got {iterations}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            target_features = model.features(targets)
+            target_norms = torch.linalg.vector_norm(target_features, dim=1).clamp_min(1e-12)
+        x = seeds.detach().clone()
+        velocity = torch.zeros_like(x)
+        best, best_loss = x.clone(), torch.full((x.shape[0],), float("inf"), device=x.device)
+        dims = [1] * (x.dim() - 1)
+        for it in range(iterations):
+            x.requires_grad_(True)
+            loss = relative_feature_loss(model, x, target_features, target_norms)
+            (grad,) = torch.autograd.grad(loss.sum(), [x])  # the sum keeps per-image gradients apart
+            with torch.no_grad():
+                better = loss < best_loss
+                best[better], best_loss[better] = x[better], loss[better]
+                grad_norm = torch.linalg.vector_norm(grad.flatten(1), dim=1).view(-1, *dims)
+                velocity = momentum * velocity + (1 - momentum) * grad / (grad_norm + 1e-12)
+                x = torch.clamp(x - step_size * velocity, 0, 1)
+            if progress is not None:
+                progress(it, float(best_loss.mean()))
+        with torch.no_grad():
+            loss = relative_feature_loss(model, x, target_features, target_norms)
+            better = loss < best_loss
+            best[better], best_loss[better] = x[better], loss[better]
+        return best.detach(), best_loss
+    finally:
+        model.train(was_training)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[0, 1] floats to uint8 by rounding (not truncating)."""
+    return torch.round(images.clamp(0, 1) * 255).to(torch.uint8)
+
+
+def from_uint8(images) -> torch.Tensor:
+    return torch.as_tensor(images).float() / 255

@@ -1,0 +1,140 @@
+"""Figures in the paper's style: box plots of pairwise similarity per data set (x) and ε (hue)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+LABELS = {
+    "agreement": "Agreement (↑ more similar)",
+    "jsd_sim": "JSDSim (↑ more similar)",
+    "cka": "CKA (↑ more similar)",
+    "procrustes_sim": "ProcrustesSim (↑ more similar)",
+    "neg_rtd": "−RTD (↑ more similar)",
+    "jaccard@10": "Jaccard@10 (↑ more similar)",
+}
+
+
+def set_style(settings: dict) -> None:
+    sns.set_theme(style=settings.get("style", "whitegrid"), context="paper")
+
+
+def save(fig, prefix: str, settings: dict) -> None:
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    for fmt in settings["formats"]:
+        fig.savefig(f"{prefix}.{fmt}", dpi=settings["dpi"], bbox_inches="tight")
+    plt.close(fig)
+
+
+def _eps_label(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["ε"] = frame["eps"].map(lambda e: f"{e:g}")
+    return frame
+
+
+def _box(ax, data: pd.DataFrame, ylabel: str, order_eps):
+    if data.empty:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+    else:
+        sns.boxplot(data=data, x="dataset", y="value", hue="ε", hue_order=order_eps, ax=ax,
+                    palette="viridis", fliersize=2, linewidth=0.8)
+        sns.stripplot(data=data, x="dataset", y="value", hue="ε", hue_order=order_eps, ax=ax, dodge=True,
+                      palette="dark:black", size=2.5, alpha=0.6, legend=False)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("data set")
+
+
+def _eps_order(frame):
+    return [f"{e:g}" for e in sorted(frame["eps"].unique())]
+
+
+def prediction_figure(frame: pd.DataFrame, inputs: str):
+    """Figures 1 (regular) and 3 (inverted): agreement and JSDSim vs ε."""
+    data = _eps_label(frame[frame["inputs"] == inputs])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, measure in zip(axes, ["agreement", "jsd_sim"]):
+        _box(ax, data[data["measure"] == measure], LABELS[measure], _eps_order(frame))
+        ax.set_title(f"{inputs} images")
+    _single_legend(fig, axes)
+    return fig
+
+
+def representation_figure(frame: pd.DataFrame):
+    """Figure 4: CKA, ProcrustesSim, −RTD and Jaccard@10 vs ε; rows regular / inverted images."""
+    data = _eps_label(frame)
+    rtd = data[data["measure"] == "rtd"].assign(measure="neg_rtd", value=lambda d: -d["value"])
+    data = pd.concat([data, rtd])
+    measures = ["cka", "procrustes_sim", "neg_rtd", "jaccard@10"]
+    fig, axes = plt.subplots(2, 4, figsize=(16, 6.5), squeeze=False)
+    for row, inputs in enumerate(["regular", "inverted"]):
+        for col, measure in enumerate(measures):
+            ax = axes[row, col]
+            _box(ax, data[(data["inputs"] == inputs) & (data["measure"] == measure)], LABELS[measure],
+                 _eps_order(frame))
+            ax.set_title(f"{inputs} images")
+    _single_legend(fig, axes.ravel())
+    fig.tight_layout()
+    return fig
+
+
+def jaccard_k_figure(frame: pd.DataFrame):
+    """Figure 8: Jaccard@k vs k, per data set and input kind, one line per ε (mean ± sd over pairs)."""
+    data = frame[frame["measure"].str.startswith("jaccard@")].copy()
+    data["k"] = data["measure"].str.split("@").str[1].astype(int)
+    data = _eps_label(data)
+    groups = sorted(data.groupby(["dataset", "inputs"]).groups) or [("", "")]
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.4), squeeze=False)
+    for ax, (dataset, inputs) in zip(axes[0], groups):
+        sub = data[(data["dataset"] == dataset) & (data["inputs"] == inputs)]
+        if not sub.empty:
+            sns.lineplot(data=sub, x="k", y="value", hue="ε", hue_order=_eps_order(frame), marker="o",
+                         errorbar="sd", palette="viridis", ax=ax)
+            ax.set_xscale("log")
+        ax.set_title(f"{dataset}, {inputs} images")
+        ax.set_xlabel("k (neighbours)")
+        ax.set_ylabel("Jaccard@k (↑ more similar)")
+    fig.tight_layout()
+    return fig
+
+
+def _single_legend(fig, axes):
+    handles, labels = None, None
+    for ax in axes:
+        legend = ax.get_legend()
+        if legend is not None:
+            if handles is None:
+                handles, labels = ax.get_legend_handles_labels()
+            legend.remove()
+    if handles:
+        fig.legend(handles, labels, title="ε", loc="center right", bbox_to_anchor=(1.06, 0.5))
+
+
+def inversion_grid(seeds, targets, inverted: dict, title: str = ""):
+    """Columns: examples; rows: seed, target, then each model's inverted image (with its loss)."""
+    k = len(seeds)
+    rows = 2 + len(inverted)
+    fig, axes = plt.subplots(rows, k, figsize=(1.6 * k, 1.6 * rows), squeeze=False)
+
+    def show(ax, image):  # C x H x W in [0, 1]
+        image = np.asarray(image, dtype=np.float32)
+        ax.imshow(np.clip(np.transpose(image, (1, 2, 0)), 0, 1), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    for j in range(k):
+        show(axes[0, j], seeds[j])
+        show(axes[1, j], targets[j])
+        for i, (model, (images, losses)) in enumerate(inverted.items()):
+            show(axes[2 + i, j], images[j] / 255.0)
+            axes[2 + i, j].set_title(f"loss {losses[j]:.2f}", fontsize=7)
+    for i, name in enumerate(["seed", "target", *inverted]):
+        axes[i, 0].set_ylabel(name, fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,62 @@
+# Tables and figures: aggregations over all comparisons (rerun when a comparison is added).
+
+
+rule similarity_tables:
+    input:
+        comparison_tables(),
+    output:
+        similarity="results/tables/similarity.csv",
+        spearman="results/tables/spearman.csv",
+    log:
+        "logs/similarity_tables.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/similarity_tables.py"
+
+
+rule figures:
+    input:
+        similarity="results/tables/similarity.csv",
+    output:
+        expand("results/figures/{name}.{fmt}", name=FIGURES, fmt=rc.figure_settings(config)["formats"]),
+    params:
+        figures=rc.figure_settings(config),
+        prefix="results/figures/",
+    log:
+        "logs/figures.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/figures.py"
+
+
+rule figure_inversions:
+    input:
+        inputs="results/{dataset}/inputs.h5",
+        inverted=lambda wc: [f"results/{wc.dataset}/eps{wc.eps}/inverted/{m}.h5" for m in model_names(wc.dataset)],
+    output:
+        expand("results/figures/inversions_{{dataset}}_eps{{eps}}.{fmt}", fmt=rc.figure_settings(config)["formats"]),
+    params:
+        figures=rc.figure_settings(config),
+        prefix=lambda wc: f"results/figures/inversions_{wc.dataset}_eps{wc.eps}",
+        models=lambda wc: model_names(wc.dataset),
+        source=source_settings,
+    log:
+        "logs/{dataset}/figure_inversions_eps{eps}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/figure_inversions.py"
