@@ -359,7 +359,7 @@ def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_job
 # ---------------------------------------------------------------- all at once
 def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs_a: Optional[np.ndarray] = None,
                             graphs_b: Optional[np.ndarray] = None, rtd_trials: int = 10, rtd_batch: int = 500,
-                            rtd_seed: int = 0, with_rtd: bool = True) -> dict:
+                            rtd_seed: int = 0, with_rtd: bool = True, rtd_jobs: Optional[int] = None) -> dict:
     """Every representational measure of one pair, sharing the centring and the cross product RᵀR'.
 
     ``graphs_a``/``graphs_b``: precomputed :func:`knn_graph` results with at least ``max(ks)`` columns.
@@ -387,5 +387,5 @@ def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs
         for k, value in jaccard_curve(ga, gb, ks).items():
             out[f"jaccard@{k}"] = value
     if with_rtd:
-        out["rtd"] = rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed)
+        out["rtd"] = rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed, n_jobs=rtd_jobs)
     return out

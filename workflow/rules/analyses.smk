@@ -26,7 +26,7 @@ rule figures:
         expand("results/figures/{name}.{fmt}", name=FIGURES, fmt=rc.figure_settings(config)["formats"]),
     params:
         figures=rc.figure_settings(config),
-        prefix="results/figures/",
+        prefix=lambda wc, output: os.path.dirname(output[0]) + "/",
     log:
         "logs/figures.log",
     conda:
@@ -47,7 +47,7 @@ rule figure_inversions:
         expand("results/figures/inversions_{{dataset}}_eps{{eps}}.{fmt}", fmt=rc.figure_settings(config)["formats"]),
     params:
         figures=rc.figure_settings(config),
-        prefix=lambda wc: f"results/figures/inversions_{wc.dataset}_eps{wc.eps}",
+        prefix=lambda wc, output: os.path.splitext(output[0])[0],
         models=lambda wc: model_names(wc.dataset),
         source=source_settings,
     log:

@@ -20,7 +20,7 @@ try:
     values.update(compare_representations(
         reps_a, reps_b, ks=settings["jaccard_k"], graphs_a=graph_a, graphs_b=graph_b,
         rtd_trials=settings["rtd_trials"], rtd_batch=settings["rtd_batch"], rtd_seed=settings["rtd_seed"],
-        with_rtd=settings["rtd"]))
+        with_rtd=settings["rtd"], rtd_jobs=snakemake.threads))
 except ValueError as err:
     raise ValueError(f"comparing {snakemake.input.act_a} with {snakemake.input.act_b}: {err}") from err
 kind = snakemake.params.kind
