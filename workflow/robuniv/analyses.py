@@ -1,0 +1,137 @@
+"""The paper's further analyses (STUDY.md 4-6) as pure functions: agreement bounds, agree/disagree
+subgroups with a paired permutation test, and linear probes on frozen features.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+
+# ---------------------------------------------------------------- agreement bounds (analysis 6)
+def fort_agreement_bounds(acc_1: float, acc_2: float, num_classes: int) -> tuple[float, float]:
+    """Fort et al. (2019) lower and upper agreement of two classifiers with clean accuracies a ≤ a*.
+
+    upper = 1 - (C-1)(a* - a) / (C a* - 1);
+    lower = 1 - [(1-a*) a + (1-a) a* + (1-a*)(1-a)(C-2)/(C-1)].
+    The order of the two accuracies does not matter (they are sorted first).
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    for name, acc in (("acc_1", acc_1), ("acc_2", acc_2)):
+        if not 0 <= acc <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {acc}")
+    a, a_star = sorted((float(acc_1), float(acc_2)))
+    c = num_classes
+    denominator = c * a_star - 1
+    upper = 1.0 if denominator == 0 else 1 - (c - 1) * (a_star - a) / denominator
+    lower = 1 - ((1 - a_star) * a + (1 - a) * a_star + (1 - a_star) * (1 - a) * (c - 2) / (c - 1))
+    return lower, upper
+
+
+def error_rate_limits(err_1: float, err_2: float) -> tuple[float, float]:
+    """Limits on agreement from the error rates on the compared inputs (Klabunde & Lemmerich 2023):
+    |e1 - e2| ≤ disagreement ≤ min(e1 + e2, 1), i.e. 1 - min(e1 + e2, 1) ≤ agreement ≤ 1 - |e1 - e2|."""
+    for name, err in (("err_1", err_1), ("err_2", err_2)):
+        if not 0 <= err <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {err}")
+    return 1 - min(err_1 + err_2, 1.0), 1 - abs(err_1 - err_2)
+
+
+# ---------------------------------------------------------------- subgroups (analysis 4)
+def agreement_mask(logits_a, logits_b) -> np.ndarray:
+    """True where the two models predict the same class."""
+    la, lb = np.asarray(logits_a), np.asarray(logits_b)
+    if la.shape != lb.shape or la.ndim != 2:
+        raise ValueError(f"logits must be two N x C arrays of one shape, got {la.shape} and {lb.shape}")
+    return la.argmax(axis=1) == lb.argmax(axis=1)
+
+
+def paired_permutation_test(x: Sequence[float], y: Sequence[float], *, n_resamples: int = 9999,
+                            seed: int = 0) -> dict:
+    """Paired permutation test of mean(x) - mean(y) (two-sided), as
+    ``scipy.stats.permutation_test((x, y), ..., permutation_type="samples")`` with the same seed."""
+    from scipy.stats import permutation_test
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"x and y must be paired 1-D samples of length >= 2, got {x.shape} and {y.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite (drop missing subgroups first)")
+
+    def mean_difference(a, b, axis):
+        return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+    result = permutation_test((x, y), mean_difference, permutation_type="samples", vectorized=True,
+                              n_resamples=n_resamples, alternative="two-sided",
+                              rng=np.random.default_rng(seed))
+    return {"statistic": float(result.statistic), "p_value": float(result.pvalue), "n_pairs": int(len(x)),
+            "n_resamples": n_resamples}
+
+
+# ---------------------------------------------------------------- linear probes (analysis 5)
+def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int, *, epochs: int = 30,
+                       batch_size: int = 1024, lr: float = 0.005, final_lr: float = 1e-6, seed: int = 0,
+                       device: str | torch.device = "cpu") -> torch.nn.Linear:
+    """A fresh Linear(D, C) on frozen features: Adam, cosine schedule from ``lr`` to ``final_lr`` over
+    ``epochs`` (stepped per batch), cross-entropy (STUDY.md analysis 5)."""
+    x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"features must be N x D with one label each, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError("features contain NaN or inf")
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    probe = torch.nn.Linear(x.shape[1], num_classes).to(device)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch, eta_min=final_lr)
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(x), batch_size):
+            batch = order[start:start + batch_size]
+            loss = torch.nn.functional.cross_entropy(probe(x[batch].to(device)), y[batch].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    return probe.eval()
+
+
+@torch.no_grad()
+def probe_logits(probe: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
+    weight = probe.weight
+    return probe(torch.as_tensor(np.asarray(features), dtype=torch.float32, device=weight.device)).cpu().numpy()
+
+
+def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int = 10, rtd_trials: int = 10,
+                      rtd_batch: int = 500, rtd_seed: int = 0) -> dict:
+    """CKA, ProcrustesSim, Jaccard@k and RTD computed afresh on the agreeing and the disagreeing inputs.
+
+    Returns {("agree" | "disagree", measure): value}; a subset smaller than ``minimum`` (or than k + 1)
+    gives NaN (missing) instead of a number. RTD's batch is capped at the subset's size.
+    """
+    from . import similarity as S
+
+    reps_a, reps_b = np.asarray(reps_a), np.asarray(reps_b)
+    mask = np.asarray(mask, dtype=bool)
+    if len(mask) != len(reps_a) or len(reps_a) != len(reps_b):
+        raise ValueError("reps_a, reps_b and mask must have one row per input")
+    out = {}
+    for group, rows in (("agree", mask), ("disagree", ~mask)):
+        a, b = reps_a[rows], reps_b[rows]
+        n = len(a)
+        enough = n >= max(minimum, k + 1, 4)
+        values = {"cka": float("nan"), "procrustes_sim": float("nan"), f"jaccard@{k}": float("nan"),
+                  "rtd": float("nan")}
+        if enough:
+            values = {"cka": S.cka(a, b), "procrustes_sim": S.procrustes_sim(a, b),
+                      f"jaccard@{k}": S.jaccard(a, b, k=k),
+                      "rtd": S.rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed, n_jobs=1)}
+        for measure, value in values.items():
+            out[(group, measure)] = value
+        out[(group, "n_inputs")] = float(n)
+    return out
