@@ -10,6 +10,9 @@ configfile: "config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
@@ -18,6 +21,7 @@ include: "workflow/rules/inversion.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/similarity.smk"
 include: "workflow/rules/analyses.smk"
+include: "workflow/rules/analyses_extra.smk"
 
 
 rule all:

@@ -43,7 +43,8 @@ def test_dry_run_of_demo_plans_every_stage(tmp_path):
     assert jobs == {"prepare_dataset": 1, "prepare_inputs": 1, "train_model": 12, "evaluate_model": 12,
                     "accuracy_table": 1, "invert_images": 12, "extract_activations": 4 * 3 * (1 + 3),
                     "compare_regular": 4 * 3, "compare_inverted": 4 * 6, "similarity_tables": 1, "figures": 1,
-                    "figure_inversions": 4, "all": 1}
+                    "figure_inversions": 4, "compare_subgroups": 4 * 3, "extract_train_features": 3,
+                    "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1, "all": 1}
 
 
 def test_paper_config_plans_downloads_and_training(tmp_path):
@@ -60,6 +61,8 @@ def test_paper_config_plans_downloads_and_training(tmp_path):
     assert jobs["extract_activations"] == 5 * 7 * (1 + 7)  # every model on regular + every model's inverted
     assert jobs["compare_regular"] == 5 * 21 and jobs["compare_inverted"] == 5 * 42
     assert jobs["figure_inversions"] == 5 and jobs["similarity_tables"] == 1 and jobs["figures"] == 1
+    assert jobs["compare_subgroups"] == 2 * 21  # ε = 0 and 3, as in the paper
+    assert jobs["extract_train_features"] == 7 and jobs["train_probe"] == 7  # at ε = 3
 
 
 def test_bad_config_key_stops_with_its_name(tmp_path):
@@ -129,9 +132,10 @@ def test_adding_a_model_plans_only_its_jobs(finished_demo, tmp_path):
     per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 1,
                # the new model on regular, its own and 3 others' inverted images; 3 old models on its inverted
                "extract_activations": 1 + 1 + 3 + 3,
-               "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1}
+               "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1, "compare_subgroups": 3}
     expected = {rule: 4 * n for rule, n in per_eps.items()}
-    expected.update(accuracy_table=1, similarity_tables=1, figures=1, all=1)
+    expected.update(accuracy_table=1, similarity_tables=1, figures=1, all=1, extract_train_features=1, train_probe=1,
+                    analysis_tables=1, analysis_figures=1)
     assert jobs == expected
 
 
@@ -141,7 +145,7 @@ def test_changing_a_figure_setting_reruns_only_figures(finished_demo, tmp_path):
         cfg["figures"]["dpi"] = 90
 
     assert planned_jobs(cwd=edited_copy(finished_demo, tmp_path, dpi)) == {"figures": 1, "figure_inversions": 4,
-                                                                           "all": 1}
+                                                                           "analysis_figures": 1, "all": 1}
 
 
 @pytest.mark.slow
@@ -150,6 +154,8 @@ def test_adding_an_eps_plans_only_its_jobs(finished_demo, tmp_path):
         cfg["datasets"]["digits"]["eps"].append(2)
 
     jobs = planned_jobs(cwd=edited_copy(finished_demo, tmp_path, add))
+    # The probes follow the largest ε by default: the new ε = 2 gets them.
     assert jobs == {"train_model": 3, "evaluate_model": 3, "invert_images": 3, "extract_activations": 3 * 4,
                     "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1, "accuracy_table": 1,
-                    "similarity_tables": 1, "figures": 1, "all": 1}
+                    "similarity_tables": 1, "figures": 1, "compare_subgroups": 3, "extract_train_features": 3,
+                    "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1, "all": 1}

@@ -27,6 +27,8 @@ EVALUATION_DEFAULTS: dict[str, Any] = dict(attack_steps=20, attack_step_factor=2
 INVERSION_DEFAULTS: dict[str, Any] = dict(iterations=1000, step_size=0.125, momentum=0.9)
 SIMILARITY_DEFAULTS: dict[str, Any] = dict(jaccard_k=[10, 100, 500], rtd_trials=10, rtd_batch=500, rtd_seed=0, rtd=True)
 FIGURE_DEFAULTS: dict[str, Any] = dict(formats=["png", "pdf"], dpi=150, n_examples=4, style="whitegrid")
+SUBGROUP_DEFAULTS: dict[str, Any] = dict(min_size=20, k=10, n_resamples=9999, seed=0)
+PROBE_DEFAULTS: dict[str, Any] = dict(n_probes=1, epochs=30, batch_size=1024, lr=0.005, final_lr=1e-6)
 SOURCE_KEYS = ("path", "download", "classes", "image_size", "resize_size", "num_classes")
 
 
@@ -98,6 +100,18 @@ def similarity_settings(config: dict, dataset: str) -> dict:
     return settings
 
 
+def subgroup_settings(config: dict, dataset: str) -> dict:
+    settings = _merge(SUBGROUP_DEFAULTS, config["datasets"][dataset].get("subgroups"))
+    settings["eps"] = [format_eps(e) for e in settings.get("eps", config["datasets"][dataset]["eps"])]
+    return settings
+
+
+def probe_settings(config: dict, dataset: str) -> dict:
+    settings = _merge(PROBE_DEFAULTS, config["datasets"][dataset].get("probes"))
+    settings["eps"] = format_eps(settings.get("eps", max(config["datasets"][dataset]["eps"])))
+    return settings
+
+
 def figure_settings(config: dict) -> dict:
     return _merge(FIGURE_DEFAULTS, config.get("figures"))
 
@@ -159,6 +173,9 @@ def check_config(config: dict) -> None:
         if not models:
             raise ConfigError(f"{where}.models is empty")
         similarity_settings(config, name)
+        for e in subgroup_settings(config, name)["eps"] + [probe_settings(config, name)["eps"]]:
+            if e not in keys:
+                raise ConfigError(f"{where}.subgroups/probes: ε {e} is not in {where}.eps")
         for model, entry in models.items():
             if "/" in model or "__" in model or not model or model.startswith("."):
                 raise ConfigError(f"{where}.models: model name {model!r} must be non-empty, without '/' or "

@@ -138,3 +138,60 @@ def inversion_grid(seeds, targets, inverted: dict, title: str = ""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def subgroup_figure(frame: pd.DataFrame):
+    """Figure 5: each measure on the agreeing vs the disagreeing inputs, per ε (box + pairs)."""
+    data = _eps_label(frame.dropna(subset=["value"]))
+    rtd = data[data["measure"] == "rtd"].assign(measure="neg_rtd", value=lambda d: -d["value"])
+    data = pd.concat([data[data["measure"] != "rtd"], rtd])
+    measures = [m for m in ["cka", "procrustes_sim", "jaccard@10", "neg_rtd"] if m in set(data["measure"])] or ["cka"]
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.2 * len(measures), 3.4), squeeze=False)
+    for ax, measure in zip(axes[0], measures):
+        sub = data[data["measure"] == measure]
+        if sub.empty:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        else:
+            sns.boxplot(data=sub, x="ε", y="value", hue="subgroup", hue_order=["agree", "disagree"], ax=ax,
+                        palette="Set2", fliersize=2, linewidth=0.8)
+        ax.set_ylabel(LABELS.get(measure, measure))
+        ax.set_xlabel("ε")
+    fig.suptitle("inputs where a pair agrees vs disagrees (regular images)")
+    fig.tight_layout()
+    return fig
+
+
+def probe_figure(frame: pd.DataFrame):
+    """Figure 6: agreement of pretrained classifiers (ε = 0, probe ε) and of retrained linear probes."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    order = sorted(frame["kind"].unique(), key=lambda k: (not k.startswith("pretrained"), k))
+    sns.boxplot(data=frame, x="kind", y="agreement", order=order, ax=ax, color="lightgrey", fliersize=0)
+    sns.stripplot(data=frame, x="kind", y="agreement", order=order, ax=ax, color="black", size=3)
+    ax.set_xlabel("")
+    ax.set_ylabel("Agreement (↑ more similar)")
+    ax.set_title("pairwise agreement on regular images")
+    return fig
+
+
+def bounds_figure(frame: pd.DataFrame):
+    """Figure 7: observed agreement per ε with the mean Fort et al. bounds and error-rate limits."""
+    datasets = sorted(frame["dataset"].unique()) or [""]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        sub = frame[frame["dataset"] == dataset]
+        means = sub.groupby("eps")[["fort_lower", "fort_upper", "error_lower", "error_upper"]].mean()
+        x = np.arange(len(means))
+        ax.fill_between(x, means["fort_lower"], means["fort_upper"], alpha=0.2, color="C0",
+                        label="Fort et al. bounds (mean)")
+        ax.plot(x, means["error_lower"], "--", color="C3", label="error-rate limits (mean)")
+        ax.plot(x, means["error_upper"], "--", color="C3")
+        positions = {e: i for i, e in enumerate(means.index)}
+        ax.scatter([positions[e] for e in sub["eps"]], sub["agreement"], color="black", s=12, zorder=3,
+                   label="observed agreement")
+        ax.set_xticks(x, [f"{e:g}" for e in means.index])
+        ax.set_xlabel("ε")
+        ax.set_ylabel("Agreement (↑ more similar)")
+        ax.set_title(dataset)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig

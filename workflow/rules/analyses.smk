@@ -5,8 +5,8 @@ rule similarity_tables:
     input:
         comparison_tables(),
     output:
-        similarity="results/tables/similarity.csv",
-        spearman="results/tables/spearman.csv",
+        similarity=report("results/tables/similarity.csv", caption="../report/similarity.rst", category="Tables"),
+        spearman=report("results/tables/spearman.csv", caption="../report/spearman.rst", category="Tables"),
     log:
         "logs/similarity_tables.log",
     conda:
@@ -23,7 +23,7 @@ rule figures:
     input:
         similarity="results/tables/similarity.csv",
     output:
-        expand("results/figures/{name}.{fmt}", name=FIGURES, fmt=rc.figure_settings(config)["formats"]),
+        figure_outputs(FIGURES),
     params:
         figures=rc.figure_settings(config),
         prefix=lambda wc, output: os.path.dirname(output[0]) + "/",
@@ -44,7 +44,10 @@ rule figure_inversions:
         inputs="results/{dataset}/inputs.h5",
         inverted=lambda wc: [f"results/{wc.dataset}/eps{wc.eps}/inverted/{m}.h5" for m in model_names(wc.dataset)],
     output:
-        expand("results/figures/inversions_{{dataset}}_eps{{eps}}.{fmt}", fmt=rc.figure_settings(config)["formats"]),
+        [report(f, caption="../report/inversions.rst", category="Figures", subcategory="Inverted images")
+         if f.endswith(".png") else f
+         for f in expand("results/figures/inversions_{{dataset}}_eps{{eps}}.{fmt}",
+                         fmt=rc.figure_settings(config)["formats"])],
     params:
         figures=rc.figure_settings(config),
         prefix=lambda wc, output: os.path.splitext(output[0])[0],

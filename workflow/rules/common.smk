@@ -20,6 +20,7 @@ wildcard_constraints:
     model_b=r"(?:(?!__)[^/])+",
     inputs=r"regular|inverted-[^/]+",
 
+ANALYSIS_FIGURES = ["fig5_subgroups", "fig6_probes", "fig7_agreement_bounds"]
 FIGURES = ["fig1_predictions_regular", "fig3_predictions_inverted", "fig4_representations", "fig8_jaccard_k"]
 
 
@@ -97,9 +98,38 @@ def comparison_tables():
     return out
 
 
+def figure_outputs(names):
+    """Figure files in every configured format; the PNGs go into the Snakemake report with a caption."""
+    out = []
+    for name in names:
+        for fmt in rc.figure_settings(config)["formats"]:
+            path = f"results/figures/{name}.{fmt}"
+            out.append(report(path, caption=f"../report/{name}.rst", category="Figures") if fmt == "png" else path)
+    return out
+
+
+def subgroup_tables():
+    out = []
+    for d in datasets():
+        models = model_names(d)
+        for e in rc.subgroup_settings(config, d)["eps"]:
+            out += [f"results/{d}/eps{e}/subgroups/{a}__{b}.csv" for i, a in enumerate(models) for b in models[i + 1:]]
+    return out
+
+
+def probe_files():
+    """(probe file, its metadata) for every model of every data set at the data set's probe ε."""
+    out = []
+    for d in datasets():
+        e = rc.probe_settings(config, d)["eps"]
+        out += [(f"results/{d}/eps{e}/probes/{m}.h5", {"dataset": d, "model": m, "eps": float(e)})
+                for m in model_names(d)]
+    return out
+
+
 def figure_files():
     formats = rc.figure_settings(config)["formats"]
-    out = [f"results/figures/{name}.{fmt}" for name in FIGURES for fmt in formats]
+    out = [f"results/figures/{name}.{fmt}" for name in FIGURES + ANALYSIS_FIGURES for fmt in formats]
     out += [f"results/figures/inversions_{d}_eps{e}.{fmt}" for d in datasets() for e in eps_levels(d) for fmt in formats]
     return out
 
@@ -112,4 +142,6 @@ def eval_jsons():
 
 def all_targets():
     return ["results/tables/accuracy.csv", "results/tables/similarity.csv", "results/tables/spearman.csv",
+            "results/tables/subgroups.csv", "results/tables/subgroup_tests.csv", "results/tables/probes.csv",
+            "results/tables/agreement_bounds.csv",
             *figure_files()]

@@ -29,7 +29,7 @@ rule accuracy_table:
     input:
         eval_jsons(),
     output:
-        "results/tables/accuracy.csv",
+        report("results/tables/accuracy.csv", caption="../report/accuracy.rst", category="Tables"),
     log:
         "logs/accuracy_table.log",
     conda:
