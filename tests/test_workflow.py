@@ -159,3 +159,30 @@ def test_adding_an_eps_plans_only_its_jobs(finished_demo, tmp_path):
                     "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1, "accuracy_table": 1,
                     "similarity_tables": 1, "figures": 1, "compare_subgroups": 3, "extract_train_features": 3,
                     "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1, "all": 1}
+
+
+@pytest.mark.slow
+def test_report_is_self_contained_and_renders(finished_demo, tmp_path):
+    from robuniv.report_check import find_chromium, main as check_report
+
+    report = finished_demo / "results" / "report.html"
+    snakemake("--report", str(report), cwd=finished_demo)
+    assert report.stat().st_size > 100_000  # figures embedded
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    assert check_report([str(report)]) == 0
+
+
+@pytest.mark.slow
+def test_demo_analyses(finished_demo):
+    tables = finished_demo / "results" / "tables"
+    probes = pd.read_csv(tables / "probes.csv")
+    assert set(probes.kind) == {"pretrained ε=0", "pretrained ε=1", "probes ε=1"}
+    assert len(probes[probes.kind == "probes ε=1"]) == 3
+    bounds = pd.read_csv(tables / "agreement_bounds.csv")
+    assert len(bounds) == 4 * 3
+    assert ((bounds.error_lower <= bounds.agreement + 1e-12) & (bounds.agreement <= bounds.error_upper + 1e-12)).all()
+    tests = pd.read_csv(tables / "subgroup_tests.csv")
+    assert set(tests.measure) == {"cka", "procrustes_sim", "jaccard@10", "rtd"}
+    subgroups = pd.read_csv(tables / "subgroups.csv")
+    assert set(subgroups.subgroup) == {"agree", "disagree"}

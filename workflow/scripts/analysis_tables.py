@@ -21,10 +21,10 @@ subgroups = pd.concat([pd.read_csv(f) for f in snakemake.input.subgroups], ignor
 write_csv(subgroups, out.subgroups)
 tests = []
 for (dataset, eps, measure), group in subgroups.groupby(["dataset", "eps", "measure"]):
-    wide = group.pivot_table(index=["model_a", "model_b"], columns="subgroup", values="value").dropna()
-    row = {"dataset": dataset, "eps": eps, "measure": measure, "n_pairs": len(wide),
-           "mean_agree": wide.get("agree", pd.Series(dtype=float)).mean(),
-           "mean_disagree": wide.get("disagree", pd.Series(dtype=float)).mean(), "statistic": np.nan, "p_value": np.nan}
+    wide = (group.pivot_table(index=["model_a", "model_b"], columns="subgroup", values="value", dropna=False)
+            .reindex(columns=["agree", "disagree"]).dropna())  # pairs with a missing subgroup are left out
+    row = {"dataset": dataset, "eps": eps, "measure": measure, "n_pairs": len(wide), "mean_agree": wide["agree"].mean(),
+           "mean_disagree": wide["disagree"].mean(), "statistic": np.nan, "p_value": np.nan}
     if len(wide) >= 2:
         test = paired_permutation_test(wide["agree"], wide["disagree"],
                                        n_resamples=p.subgroups[dataset]["n_resamples"], seed=p.subgroups[dataset]["seed"])
