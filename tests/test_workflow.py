@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import pandas as pd
 import pytest
 import yaml
@@ -178,6 +179,9 @@ def test_demo_analyses(finished_demo):
     tables = finished_demo / "results" / "tables"
     probes = pd.read_csv(tables / "probes.csv")
     assert set(probes.kind) == {"pretrained ε=0", "pretrained ε=1", "probes ε=1"}
+    for path in (finished_demo / "results" / "digits" / "eps1" / "probes").glob("*.h5"):
+        with h5py.File(path) as fh:
+            assert fh["accuracy"][0] > 0.8, path  # 10 classes: chance is 0.1
     assert len(probes[probes.kind == "probes ε=1"]) == 3
     bounds = pd.read_csv(tables / "agreement_bounds.csv")
     assert len(bounds) == 4 * 3

@@ -9,7 +9,8 @@ rule compare_subgroups:
     output:
         "results/{dataset}/eps{eps}/subgroups/{model_a}__{model_b}.csv",
     params:
-        subgroups=lambda wc: rc.subgroup_settings(config, wc.dataset),
+        # Without the list of analysed ε: adding an ε must not rerun the other ε's subgroup jobs.
+        subgroups=lambda wc: {k: v for k, v in rc.subgroup_settings(config, wc.dataset).items() if k != "eps"},
         similarity=lambda wc: rc.similarity_settings(config, wc.dataset),
     log:
         "logs/{dataset}/eps{eps}/compare_subgroups/{model_a}__{model_b}.log",
@@ -53,7 +54,7 @@ rule train_probe:
     output:
         "results/{dataset}/eps{eps}/probes/{model}.h5",
     params:
-        probes=lambda wc: rc.probe_settings(config, wc.dataset),
+        probes=lambda wc: {k: v for k, v in rc.probe_settings(config, wc.dataset).items() if k != "eps"},
     log:
         "logs/{dataset}/eps{eps}/train_probe/{model}.log",
     conda:
