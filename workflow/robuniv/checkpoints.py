@@ -8,8 +8,6 @@ Format (what ``robustness.train`` writes and Salman et al. released): a dict wit
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from .atomic import atomic_path
 from .models import IMAGENET_MEAN, IMAGENET_STD, Classifier, create_model
 
 MODEL_PREFIX = "module.model."
@@ -29,18 +28,10 @@ class CheckpointError(ValueError):
     """A checkpoint file is unreadable or does not fit the model; the message names the file."""
 
 
-def atomic_save(obj, path: str | os.PathLike) -> None:
+def atomic_save(obj, path) -> None:
     """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def robustness_state_dict(model: Classifier) -> dict:
@@ -148,13 +139,9 @@ def download(url: str, dest, *, sha256: Optional[str] = None, timeout: float = 6
     removed and :class:`DownloadError` names the URL; ``dest`` is only ever complete.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp)
     digest = hashlib.sha256()
     received = 0
-    try:
+    with atomic_path(dest, suffix=".part") as tmp:
         try:
             request = urllib.request.Request(url, headers={"User-Agent": "robuniv"})
             with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
@@ -190,7 +177,4 @@ def download(url: str, dest, *, sha256: Optional[str] = None, timeout: float = 6
         if sha256 is not None and digest.hexdigest() != sha256.lower():
             raise DownloadError(f"download of {url}: sha256 {digest.hexdigest()} does not match "
                                 f"the configured {sha256.lower()}")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest

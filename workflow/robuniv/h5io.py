@@ -4,32 +4,21 @@ so a killed job never leaves a file that looks finished; read back with checks t
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
-from pathlib import Path
 from typing import Iterator
 
 import h5py
 import numpy as np
 
 from . import __version__
+from .atomic import atomic_path
 
 
 @contextlib.contextmanager
 def atomic_h5(path) -> Iterator[h5py.File]:
     """An HDF5 file open for writing that appears at ``path`` only after the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as fh:
-            fh.attrs["robuniv_version"] = __version__
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+        fh.attrs["robuniv_version"] = __version__
+        yield fh
 
 
 def set_attrs(obj, attrs: dict) -> None:

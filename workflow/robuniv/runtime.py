@@ -5,8 +5,9 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from .atomic import atomic_path
 
 
 def setup_job(log_path=None, threads: int = 1) -> logging.Logger:
@@ -40,14 +41,6 @@ def pick_device():
 
 def write_json(obj, path) -> None:
     """Write JSON to a temporary file and rename it: a killed job leaves no half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.write("\n")

@@ -1,11 +1,9 @@
 """Tidy tables written by the workflow."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import pandas as pd
+
+from .atomic import atomic_path
 
 ACCURACY_COLUMNS = ["dataset", "model", "arch", "eps", "clean_accuracy", "adversarial_accuracy",
                     "attack_eps", "attack_steps"]
@@ -23,16 +21,8 @@ def accuracy_rows(records: list[dict]) -> pd.DataFrame:
 
 def write_csv(frame: pd.DataFrame, path) -> None:
     """Write a CSV through a temporary file and rename it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 SIMILARITY_COLUMNS = ["dataset", "eps", "inputs", "source", "model_a", "model_b", "measure", "value"]

@@ -11,9 +11,8 @@ device = pick_device()
 w, settings = snakemake.wildcards, snakemake.params.similarity
 a, b = (read_activations(p) for p in (snakemake.input.act_a, snakemake.input.act_b))
 graph_a, graph_b = read_knn(snakemake.input.knn_a), read_knn(snakemake.input.knn_b)
-for name, act, path in (("a", a, snakemake.input.act_a), ("b", b, snakemake.input.act_b)):
-    if len(act["index"]) != len(a["index"]) or (act["index"] != a["index"]).any():
-        raise H5Error(f"{path}: its inputs differ from {snakemake.input.act_a}'s (index mismatch)")
+if len(b["index"]) != len(a["index"]) or (b["index"] != a["index"]).any():
+    raise H5Error(f"{snakemake.input.act_b}: its inputs differ from {snakemake.input.act_a}'s (index mismatch)")
 values = {"agreement": agreement(a["logits"], b["logits"]), "jsd_sim": jsd_sim(a["logits"], b["logits"])}
 reps_a, reps_b = (torch.from_numpy(x["representations"]).to(device) for x in (a, b))
 try:
