@@ -1,13 +1,20 @@
-# robuniv: are adversarially robust networks universal?  See README.md.
-from snakemake.utils import min_version, validate
+# robuniv: are adversarially robust networks universal?  See README.md and docs/method.md.
+from snakemake.utils import min_version
+
+from robuniv import config as rc
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The embedded demo, unless a config is given with --configfile: a paper set-up then runs alone
+# (Snakemake would otherwise merge the demo's data set into it).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The schema says which keys exist and their types; robuniv/settings.py holds every default.
+rc.validate(config, "config")
 
 
 report: "workflow/report/workflow.rst"
@@ -20,8 +27,21 @@ include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/inversion.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/similarity.smk"
-include: "workflow/rules/analyses.smk"
-include: "workflow/rules/analyses_extra.smk"
+include: "workflow/rules/subgroups.smk"
+include: "workflow/rules/probes.smk"
+include: "workflow/rules/tables_figures.smk"
+
+
+# Downloads (compute nodes are often offline), tables and figures run on the submitting host.
+localrules:
+    all,
+    download_checkpoint,
+    accuracy_table,
+    similarity_tables,
+    analysis_tables,
+    plot_figures,
+    analysis_figures,
+    figure_inversions,
 
 
 rule all:

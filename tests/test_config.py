@@ -1,15 +1,16 @@
 import copy
+import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from robuniv import config as rc
+from robuniv import settings as st
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
 @pytest.fixture
@@ -17,39 +18,79 @@ def demo():
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def test_shipped_configs_validate(demo):
-    validate(copy.deepcopy(demo), SCHEMA)
-    rc.check_config(demo)
-    for path in sorted((ROOT / "configs").glob("*.yaml")):
-        cfg = yaml.safe_load(path.read_text())
-        validate(cfg, SCHEMA)
-        rc.check_config(cfg)
+def shipped_configs():
+    return [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml")), ROOT / ".test" / "config.yaml"]
 
 
-def test_unknown_key_is_named(demo):
+@pytest.mark.parametrize("path", shipped_configs(), ids=lambda p: p.name if p.parent != ROOT / ".test" else ".test")
+def test_shipped_configs_validate(path):
+    cfg = yaml.safe_load(path.read_text())
+    rc.validate(cfg, str(path))
+    rc.check_config(cfg)
+
+
+def test_config_module_does_not_import_torch():
+    code = "import sys, robuniv.config, robuniv.settings, robuniv.catalog; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_schema_sections_equal_settings_fields():
+    """Every default lives in robuniv.settings; the schema must know exactly those keys."""
+    schema = rc.load_schema()
+    props = schema["$defs"]["dataset"]["properties"]
+    for section, cls in st.SECTIONS.items():
+        node = schema["$defs"]["training"] if section == "training" else props[section]
+        schema_keys = set(node["properties"])
+        fields = {f.name for f in dataclasses.fields(cls)} - {"eps", "seed"} * (section == "training")
+        assert schema_keys == fields, section
+    dataset_fields = {f.name for f in dataclasses.fields(st.DatasetSettings)}
+    assert dataset_fields <= set(props)
+    assert set(schema["properties"]["figures"]["properties"]) == {f.name for f in dataclasses.fields(st.FigureSettings)}
+
+
+def test_schema_enums_equal_registries():
+    from robuniv.data import SOURCES
+    from robuniv.models import ARCHITECTURES
+
+    defs = rc.load_schema()["$defs"]
+    assert set(defs["dataset"]["properties"]["source"]["enum"]) == set(SOURCES)
+    assert set(defs["model"]["properties"]["arch"]["enum"]) == set(ARCHITECTURES)
+    assert set(st.SOURCE_TRAINING_DEFAULTS) == set(SOURCES)
+
+
+def test_schema_error_names_the_key_not_the_schema(demo):
     demo["datasets"]["digits"]["models"]["resnet18"]["widht"] = 0.5
-    with pytest.raises(WorkflowError, match="widht"):
-        validate(demo, SCHEMA)
+    with pytest.raises(rc.ConfigError) as err:
+        rc.validate(demo, "config.yaml")
+    message = str(err.value)
+    assert "config.yaml: datasets.digits.models.resnet18" in message and "widht" in message
+    assert len(message.splitlines()) == 1 and len(message) < 300
 
 
-def test_negative_eps_is_rejected(demo):
-    demo["datasets"]["digits"]["eps"] = [0, -0.5]
-    with pytest.raises(WorkflowError, match="-0.5"):
-        validate(copy.deepcopy(demo), SCHEMA)
-    with pytest.raises(rc.ConfigError, match=r"datasets\.digits\.eps"):
-        rc.check_config(demo)
+@pytest.mark.parametrize("edit, where", [
+    (lambda d: d["datasets"]["digits"].update(eps=[0, -0.5]), "datasets.digits.eps.1"),
+    (lambda d: d["datasets"]["digits"]["models"]["resnet18"].update(arch="resnet19"),
+     "datasets.digits.models.resnet18.arch"),
+    (lambda d: d["datasets"].update(cifar={"source": "cifar10", "eps": [0],
+                                            "models": {"m": {"arch": "resnet18"}, "n": {"arch": "vgg16"}}}),
+     "datasets.cifar"),
+    (lambda d: d.update(threads={"compare": 2}), "threads"),
+    (lambda d: d["datasets"]["digits"].update(resources={"compare_regular": {"mem_mb": 10}}),
+     "datasets.digits.resources"),
+    (lambda d: d["datasets"]["digits"]["models"].update(_resnet={"arch": "resnet18"}), "datasets.digits.models"),
+    (lambda d: d["datasets"].update({"..": d["datasets"]["digits"]}), "datasets"),
+])
+def test_schema_rejects_with_the_key_path(demo, edit, where):
+    edit(demo)
+    with pytest.raises(rc.ConfigError, match=r"^config: " + where.replace(".", r"\.")):
+        rc.validate(demo)
 
 
-def test_unknown_architecture_lists_known(demo):
-    demo["datasets"]["digits"]["models"]["resnet18"]["arch"] = "resnet19"
-    with pytest.raises(rc.ConfigError, match=r"models\.resnet18\.arch.*resnet19.*known: .*densenet161"):
-        rc.check_config(demo)
-
-
-def test_missing_path(demo):
-    demo["datasets"]["cifar"] = {"source": "cifar10", "eps": [0], "models": {"m": {"arch": "resnet18"}}}
-    with pytest.raises(rc.ConfigError, match=r"datasets\.cifar\.path"):
-        rc.check_config(demo)
+def test_known_rule_names_are_accepted(demo):
+    demo["threads"] = {"compare_models": 2, "build_knn_graph": 2}
+    demo["datasets"]["digits"]["resources"] = {"compare_models": {"mem_mb": 100}}
+    rc.validate(demo)
 
 
 def test_checkpoint_urls_and_settings(demo):
@@ -63,24 +104,102 @@ def test_checkpoint_urls_and_settings(demo):
     assert rc.checkpoint_url(demo, "digits", "vgg16_bn", "0.5") is None
     assert rc.checkpoint_url(demo, "digits", "densenet121", "0") is None
     ds["models"]["vgg16_bn"]["checkpoint"] = {5: "https://x/vgg_eps5.ckpt"}
-    with pytest.raises(rc.ConfigError, match="vgg16_bn.checkpoint: ε 5 not in"):
+    with pytest.raises(rc.ConfigError, match=r"vgg16_bn\.checkpoint: ε 5 is not an ε of this model"):
         rc.check_config(demo)
+
+
+def test_url_template_with_an_unknown_field_is_named(demo):
+    demo["datasets"]["digits"]["models"]["resnet18"]["checkpoint"] = "https://x/{arch}_eps{eps}.ckpt"
+    with pytest.raises(rc.ConfigError, match=r"resnet18\.checkpoint: unknown field\(s\) \{arch\}"):
+        rc.check_config(demo)
+
+
+def test_sha256_of_a_trained_eps_is_an_error(demo):
+    demo["datasets"]["digits"]["models"]["resnet18"]["sha256"] = {0: "a" * 64}
+    with pytest.raises(rc.ConfigError, match=r"resnet18\.sha256: ε 0 is trained here"):
+        rc.check_config(demo)
+    demo["datasets"]["digits"]["models"]["resnet18"]["checkpoint"] = {0: "/ckpts/r18.ckpt"}
+    rc.check_config(demo)
+    assert rc.checkpoint_sha256(demo, "digits", "resnet18", "0") == "a" * 64
 
 
 def test_training_settings_merge_source_dataset_model(demo):
     t = rc.training_settings(demo, "digits", "vgg16_bn", "0.5")
-    assert t["eps"] == 0.5 and t["seed"] == 0
-    assert t["lr"] == 0.05  # model entry
-    assert t["batch_size"] == 128  # data set
-    assert t["attack_steps"] == 3 and t["attack_step_factor"] == pytest.approx(2 / 3)  # source defaults
+    assert t.eps == 0.5 and t.seed == 0
+    assert t.lr == 0.05 and t.epochs == 8  # model entry
+    assert t.batch_size == 128  # data set
+    assert t.attack_steps == 3 and t.attack_step_factor == pytest.approx(2 / 3)  # settings defaults
+    assert t.weight_decay == 5e-4  # the digits source's override
 
 
-def test_format_eps():
-    assert [rc.format_eps(e) for e in (0, 0.25, 1.0, 3, "0.50")] == ["0", "0.25", "1", "3", "0.5"]
+def test_unknown_training_key_in_a_model_is_named(demo):
+    demo["datasets"]["digits"]["models"]["resnet18"]["training"] = {"epoch": 3}
+    with pytest.raises(st.SettingsError, match=r"datasets\.digits\.models\.resnet18\.training\.epoch"):
+        rc.check_config(demo)
 
 
 def test_cifar_standard_models_use_their_own_weight_decay():
     cfg = yaml.safe_load((ROOT / "configs" / "cifar10.yaml").read_text())
-    assert rc.training_settings(cfg, "cifar10", "resnet18", 0)["weight_decay"] == 5e-4
-    robust = rc.training_settings(cfg, "cifar10", "resnet18", 1)
-    assert robust["weight_decay"] == 1e-4 and "weight_decay_standard" not in robust
+    assert rc.training_settings(cfg, "cifar10", "resnet18", 0).effective_weight_decay == 5e-4
+    assert rc.training_settings(cfg, "cifar10", "resnet18", 1).effective_weight_decay == 1e-4
+
+
+@pytest.mark.parametrize("eps, text", [(0, "0"), (0.25, "0.25"), (1.0, "1"), (3, "3"), ("0.50", "0.5"),
+                                       (0.00001, "0.00001"), (1e-7, "0.0000001"), (10, "10"), (2.5e3, "2500")])
+def test_format_eps_is_positional(eps, text):
+    import re
+
+    assert rc.format_eps(eps) == text
+    assert re.fullmatch(rc.EPS_PATTERN, text)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -1, float("inf")])
+def test_format_eps_rejects(bad):
+    with pytest.raises(rc.ConfigError):
+        rc.format_eps(bad)
+
+
+@pytest.mark.parametrize("name", ["_resnet", "resnet_", "a__b", "..", ".hidden", "a/b", "", "a b"])
+def test_bad_names(name):
+    with pytest.raises(rc.ConfigError, match="name"):
+        rc.check_name(name, "datasets.x.models")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "wide_resnet50_2", "resnext50_32x4d", "r18-seed.1", "A1"])
+def test_good_names(name):
+    rc.check_name(name, "datasets.x.models")
+
+
+def test_one_model_data_set_is_stopped_early(demo):
+    ds = demo["datasets"]["digits"]
+    ds["models"] = {"resnet18": ds["models"]["resnet18"]}
+    with pytest.raises(rc.ConfigError, match=r"datasets\.digits\.models: at least two models"):
+        rc.check_config(demo)
+
+
+def test_per_model_eps_selects_pairs(demo):
+    ds = demo["datasets"]["digits"]
+    ds["models"]["vgg16_bn"]["eps"] = [0, 1]
+    rc.check_config(demo)
+    assert rc.models_at(demo, "digits", "0.25") == ["resnet18", "densenet121"]
+    assert rc.pairs_at(demo, "digits", "0.25") == [("resnet18", "densenet121")]
+    assert len(rc.pairs_at(demo, "digits", "1", ordered=True)) == 6
+    ds["models"]["vgg16_bn"]["eps"] = [0, 2]
+    with pytest.raises(rc.ConfigError, match=r"vgg16_bn\.eps: ε 2 not in datasets\.digits\.eps"):
+        rc.check_config(demo)
+
+
+def test_subgroup_and_probe_eps_must_exist(demo):
+    bad = copy.deepcopy(demo)
+    bad["datasets"]["digits"]["subgroups"]["eps"] = [3]
+    with pytest.raises(rc.ConfigError, match=r"subgroups\.eps: ε 3"):
+        rc.check_config(bad)
+    demo["datasets"]["digits"]["probes"] = {"eps": 2}
+    with pytest.raises(rc.ConfigError, match=r"probes\.eps: ε 2"):
+        rc.check_config(demo)
+
+
+def test_jaccard_k_below_n_inputs(demo):
+    demo["datasets"]["digits"]["similarity"]["jaccard_k"] = [10, 200]
+    with pytest.raises(rc.ConfigError, match=r"jaccard_k: every k must be < n_inputs \(200\)"):
+        rc.check_config(demo)

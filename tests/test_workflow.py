@@ -43,27 +43,53 @@ def test_dry_run_of_demo_plans_every_stage(tmp_path):
     jobs = planned_jobs(cwd=repo)
     assert jobs == {"prepare_dataset": 1, "prepare_inputs": 1, "train_model": 12, "evaluate_model": 12,
                     "accuracy_table": 1, "invert_images": 12, "extract_activations": 4 * 3 * (1 + 3),
-                    "compare_regular": 4 * 3, "compare_inverted": 4 * 6, "similarity_tables": 1, "figures": 1,
-                    "figure_inversions": 4, "compare_subgroups": 4 * 3, "extract_train_features": 3,
-                    "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1, "all": 1}
+                    "build_knn_graph": 4 * 3 * (1 + 3), "compare_models": 4 * (3 + 6), "similarity_tables": 1,
+                    "plot_figures": 1, "figure_inversions": 4, "compare_subgroups": 4 * 3,
+                    "extract_train_features": 3, "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1,
+                    "all": 1}
 
 
-def test_paper_config_plans_downloads_and_training(tmp_path):
+def test_rule_names_in_the_schema_are_the_workflows_rules():
+    from robuniv import config as rc
+
+    listed = set(snakemake("--list-rules").stdout.split())
+    assert set(rc.load_schema()["$defs"]["rule"]["enum"]) == listed - {"all"}
+
+
+def paper_plan(config_name, tmp_path):
+    """A paper config's dry run: a --configfile replaces the demo, so only that data set is planned."""
     repo = copy_repo(tmp_path / "repo")
-    # A dry run needs no data: only the plan is checked. The paper config replaces the demo's.
-    cfg = yaml.safe_load((repo / "configs" / "imagenet1k.yaml").read_text())
-    (repo / "config.yaml").write_text(yaml.safe_dump(cfg))
-    jobs = planned_jobs(cwd=repo)
-    # 4 architectures with all 5 ε released, 3 with ε 0 and 3 released: 26 downloads, 9 trained models.
+    out = snakemake("-n", "--configfile", f"configs/{config_name}.yaml", cwd=repo).stdout
+    paths = set(re.findall(r"(?:results|resources)/([^/\s]+)/", out)) - {"tables", "figures", "checkpoints"}
+    return planned_jobs("--configfile", f"configs/{config_name}.yaml", cwd=repo), paths, out
+
+
+def test_imagenet1k_plan_follows_table_1(tmp_path):
+    jobs, datasets, out = paper_plan("imagenet1k", tmp_path)
+    assert datasets == {"imagenet1k"} and "digits" not in out
+    # 4 architectures released at all 5 ε, 3 released at ε 0 and 3 only; Table 1 trains the other 6:
+    # resnext50_32x4d at 0.5 and 1 (none at 0.25), densenet161 at 1 (none at 0.25, 0.5), vgg16_bn at 0.25-1.
     assert jobs["download_checkpoint"] == 4 * 5 + 3 * 2
-    assert jobs["train_model"] == 3 * 3
-    assert jobs["evaluate_model"] == 7 * 5
-    assert jobs["invert_images"] == 7 * 5
-    assert jobs["extract_activations"] == 5 * 7 * (1 + 7)  # every model on regular + every model's inverted
-    assert jobs["compare_regular"] == 5 * 21 and jobs["compare_inverted"] == 5 * 42
-    assert jobs["figure_inversions"] == 5 and jobs["similarity_tables"] == 1 and jobs["figures"] == 1
-    assert jobs["compare_subgroups"] == 2 * 21  # ε = 0 and 3, as in the paper
-    assert jobs["extract_train_features"] == 7 and jobs["train_probe"] == 7  # at ε = 3
+    assert jobs["train_model"] == 2 + 1 + 3
+    models_per_eps = {"0": 7, "0.25": 5, "0.5": 6, "1": 7, "3": 7}
+    pairs = {e: n * (n - 1) // 2 for e, n in models_per_eps.items()}
+    assert jobs["evaluate_model"] == jobs["invert_images"] == sum(models_per_eps.values()) == 32
+    # every model on regular images and on every model's inverted images, at its ε
+    assert jobs["extract_activations"] == jobs["build_knn_graph"] == sum(n * (1 + n) for n in models_per_eps.values())
+    assert jobs["compare_models"] == 3 * sum(pairs.values())  # regular: unordered; inverted: ordered
+    assert jobs["compare_subgroups"] == pairs["0"] + pairs["3"]  # paper figure 5: ε = 0 vs 3
+    assert jobs["extract_train_features"] == jobs["train_probe"] == 7  # at ε = 3
+    assert jobs["figure_inversions"] == 5
+
+
+def test_imagenet100_and_cifar10_plans(tmp_path):
+    jobs, datasets, _ = paper_plan("imagenet100", tmp_path / "in100")
+    assert datasets == {"imagenet100"}
+    assert jobs["train_model"] == 4 * 5 and "download_checkpoint" not in jobs
+    assert jobs["compare_models"] == 5 * 3 * 6
+    jobs, datasets, _ = paper_plan("cifar10", tmp_path / "c10")
+    assert datasets == {"cifar10"}
+    assert jobs["train_model"] == 7 * 4 and jobs["compare_models"] == 4 * 3 * 21
 
 
 def test_bad_config_key_stops_with_its_name(tmp_path):
@@ -83,7 +109,7 @@ def test_unknown_architecture_stops_the_plan(tmp_path):
     (repo / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake("-n", cwd=repo, check=False)
     assert proc.returncode != 0
-    assert "unknown architecture 'resnet19'" in proc.stdout + proc.stderr
+    assert "datasets.digits.models.resnet18.arch" in proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -114,60 +140,88 @@ def test_finished_demo_plans_nothing(finished_demo):
     assert planned_jobs(cwd=finished_demo) == {}
 
 
-def edited_copy(finished_demo, tmp_path, edit):
-    """A copy of the finished demo (results and Snakemake's records included) with an edited config."""
+TEST_CONFIG = ["--configfile", ".test/config.yaml"]
+
+
+@pytest.fixture(scope="module")
+def finished_small(tmp_path_factory):
+    """The .test config (2 models, 2 ε, 1 epoch, 40 inputs), run once end to end."""
+    repo = copy_repo(tmp_path_factory.mktemp("small") / "repo")
+    snakemake("-c", "2", *TEST_CONFIG, cwd=repo)
+    return repo
+
+
+def edited_copy(finished, tmp_path, edit):
+    """A copy of a finished run (results and Snakemake's records included) with an edited .test config."""
     repo = tmp_path / "copy"
-    shutil.copytree(finished_demo, repo, symlinks=True)
-    cfg = yaml.safe_load((repo / "config.yaml").read_text())
+    shutil.copytree(finished, repo, symlinks=True)
+    path = repo / ".test" / "config.yaml"
+    cfg = yaml.safe_load(path.read_text())
     edit(cfg)
-    (repo / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return repo
 
 
 @pytest.mark.slow
-def test_adding_a_model_plans_only_its_jobs(finished_demo, tmp_path):
+def test_small_run_plans_nothing_afterwards(finished_small):
+    assert planned_jobs(*TEST_CONFIG, cwd=finished_small) == {}
+
+
+@pytest.mark.slow
+def test_adding_a_model_plans_only_its_jobs(finished_small, tmp_path):
     def add(cfg):
         cfg["datasets"]["digits"]["models"]["resnet18_seed1"] = {"arch": "resnet18", "width": 0.125, "seed": 1}
 
-    jobs = planned_jobs(cwd=edited_copy(finished_demo, tmp_path, add))
+    jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
     per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 1,
-               # the new model on regular, its own and 3 others' inverted images; 3 old models on its inverted
-               "extract_activations": 1 + 1 + 3 + 3,
-               "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1, "compare_subgroups": 3}
-    expected = {rule: 4 * n for rule, n in per_eps.items()}
-    expected.update(accuracy_table=1, similarity_tables=1, figures=1, all=1, extract_train_features=1, train_probe=1,
-                    analysis_tables=1, analysis_figures=1)
+               # the new model on regular, its own and 2 others' inverted images; 2 old models on its inverted
+               "extract_activations": 1 + 1 + 2 + 2, "build_knn_graph": 1 + 1 + 2 + 2,
+               "compare_models": 2 + 4, "figure_inversions": 1, "compare_subgroups": 2}
+    expected = {rule: 2 * n for rule, n in per_eps.items()}
+    expected.update(accuracy_table=1, similarity_tables=1, plot_figures=1, all=1, extract_train_features=1,
+                    train_probe=1, analysis_tables=1, analysis_figures=1)
     assert jobs == expected
 
 
 @pytest.mark.slow
-def test_changing_a_figure_setting_reruns_only_figures(finished_demo, tmp_path):
+def test_changing_a_figure_setting_reruns_only_figures(finished_small, tmp_path):
     def dpi(cfg):
-        cfg["figures"]["dpi"] = 90
+        cfg["figures"]["dpi"] = 50
 
-    assert planned_jobs(cwd=edited_copy(finished_demo, tmp_path, dpi)) == {"figures": 1, "figure_inversions": 4,
-                                                                           "analysis_figures": 1, "all": 1}
+    assert planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, dpi)) == {
+        "plot_figures": 1, "figure_inversions": 2, "analysis_figures": 1, "all": 1}
 
 
 @pytest.mark.slow
-def test_adding_an_eps_plans_only_its_jobs(finished_demo, tmp_path):
+def test_changing_jaccard_k_reruns_no_forward_pass(finished_small, tmp_path):
+    def jaccard(cfg):
+        cfg["datasets"]["digits"]["similarity"]["jaccard_k"] = [5, 10, 20]
+
+    jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, jaccard))
+    # 12 graphs (2 ε x 2 models x 3 input sets), 6 comparisons, 2 subgroup comparisons, and the aggregations
+    assert jobs == {"build_knn_graph": 12, "compare_models": 6, "compare_subgroups": 2, "similarity_tables": 1,
+                    "analysis_tables": 1, "plot_figures": 1, "analysis_figures": 1, "all": 1}
+
+
+@pytest.mark.slow
+def test_adding_an_eps_plans_only_its_jobs(finished_small, tmp_path):
     def add(cfg):
         cfg["datasets"]["digits"]["eps"].append(2)
 
-    jobs = planned_jobs(cwd=edited_copy(finished_demo, tmp_path, add))
+    jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
     # The probes follow the largest ε by default: the new ε = 2 gets them.
-    assert jobs == {"train_model": 3, "evaluate_model": 3, "invert_images": 3, "extract_activations": 3 * 4,
-                    "compare_regular": 3, "compare_inverted": 6, "figure_inversions": 1, "accuracy_table": 1,
-                    "similarity_tables": 1, "figures": 1, "compare_subgroups": 3, "extract_train_features": 3,
-                    "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1, "all": 1}
+    assert jobs == {"train_model": 2, "evaluate_model": 2, "invert_images": 2, "extract_activations": 2 * 3,
+                    "build_knn_graph": 2 * 3, "compare_models": 1 + 2, "figure_inversions": 1, "accuracy_table": 1,
+                    "similarity_tables": 1, "plot_figures": 1, "compare_subgroups": 1, "extract_train_features": 2,
+                    "train_probe": 2, "analysis_tables": 1, "analysis_figures": 1, "all": 1}
 
 
 @pytest.mark.slow
-def test_report_is_self_contained_and_renders(finished_demo, tmp_path):
-    from robuniv.report_check import find_chromium, main as check_report
+def test_report_is_self_contained_and_renders(finished_small, tmp_path):
+    from report_check import find_chromium, main as check_report
 
-    report = finished_demo / "results" / "report.html"
-    snakemake("--report", str(report), cwd=finished_demo)
+    report = finished_small / "results" / "report.html"
+    snakemake("--report", str(report), *TEST_CONFIG, cwd=finished_small)
     assert report.stat().st_size > 100_000  # figures embedded
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium)")
@@ -189,4 +243,4 @@ def test_demo_analyses(finished_demo):
     tests = pd.read_csv(tables / "subgroup_tests.csv")
     assert set(tests.measure) == {"cka", "procrustes_sim", "jaccard@10", "rtd"}
     subgroups = pd.read_csv(tables / "subgroups.csv")
-    assert set(subgroups.subgroup) == {"agree", "disagree"}
+    assert {"agree", "disagree"} <= set(subgroups.subgroup)

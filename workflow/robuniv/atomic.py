@@ -2,18 +2,40 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(path, suffix: str = ".tmp") -> list[Path]:
+    """Delete the temporaries that killed writers of ``path`` left behind (only its writer calls this)."""
+    path = Path(path)
+    stale = list(path.parent.glob(f".{glob.escape(path.name)}.*{suffix}")) if path.parent.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds, else delete it."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds, else delete it.
+
+    Temporaries of earlier, killed writers of the same path are removed first. The file gets the mode
+    a plain ``open`` would give (0666 less the umask), not mkstemp's 0600, so a lab can share results.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path, suffix)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     tmp = Path(tmp)
     try:

@@ -1,195 +1,252 @@
-"""Resolving the workflow config: per-source defaults, per-model settings, checks the schema cannot do.
+"""Resolving the workflow config (torch-free: the Snakefile imports it at every start).
 
-Pure functions of the config mapping; the Snakefile and tests call them. Each function returns only
-what one job needs, so a job's parameters change only when its own model or data set changes.
+The JSON schema (`workflow/schemas/config.schema.yaml`) says which keys exist and their types and
+ranges; :mod:`robuniv.settings` holds every default; this module resolves a data set's or a model's
+settings from the two and checks what neither can say (relations between keys). Each function returns
+only what one job needs, so a job's parameters change only when its own model or data set changes.
 """
 from __future__ import annotations
 
-import copy
+import re
+from decimal import Decimal
+from pathlib import Path
 from typing import Any, Optional
 
-from .data import SOURCES, source_info
-from .models import ARCHITECTURES
+import yaml
 
-# Training and evaluation defaults per data source: the Salman et al. recipe for the real data sets,
-# a short schedule for the CPU demo on digits.
-TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "imagefolder": dict(epochs=90, batch_size=512, lr=0.1, lr_step=30, lr_gamma=0.1, momentum=0.9,
-                        weight_decay=1e-4, attack_steps=3, attack_step_factor=2 / 3, num_workers=8),
-    "cifar10": dict(epochs=90, batch_size=512, lr=0.1, lr_step=30, lr_gamma=0.1, momentum=0.9,
-                    weight_decay=1e-4, weight_decay_standard=5e-4, attack_steps=3, attack_step_factor=2 / 3, num_workers=4),
-    "sklearn_digits": dict(epochs=6, batch_size=128, lr=0.1, lr_step=4, lr_gamma=0.1, momentum=0.9,
-                           weight_decay=5e-4, attack_steps=3, attack_step_factor=2 / 3, num_workers=0),
-}
-EVALUATION_DEFAULTS: dict[str, Any] = dict(attack_steps=20, attack_step_factor=2.5 / 20,
-                                           standard_attack_eps=0.25, fixed_attack_eps=[],
-                                           batch_size=256, max_images=None)
-INVERSION_DEFAULTS: dict[str, Any] = dict(iterations=1000, step_size=0.125, momentum=0.9)
-SIMILARITY_DEFAULTS: dict[str, Any] = dict(jaccard_k=[10, 100, 500], rtd_trials=10, rtd_batch=500, rtd_seed=0, rtd=True)
-FIGURE_DEFAULTS: dict[str, Any] = dict(formats=["png", "pdf"], dpi=150, n_examples=4, style="whitegrid")
-SUBGROUP_DEFAULTS: dict[str, Any] = dict(min_size=20, k=10, n_resamples=9999, seed=0)
-PROBE_DEFAULTS: dict[str, Any] = dict(n_probes=1, epochs=30, batch_size=1024, lr=0.005, final_lr=1e-6)
+from . import settings as st
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 SOURCE_KEYS = ("path", "download", "classes", "image_size", "resize_size", "num_classes")
+
+# Names of data sets and models appear in paths and in the pair wildcard `{a}__{b}`: letters and digits
+# joined by single '.', '_' or '-', so a name never starts or ends with '_' nor holds '__' or '/'.
+NAME_PATTERN = r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*"
+# ε in paths, as format_eps writes it: never exponent notation.
+EPS_PATTERN = r"[0-9]+(?:\.[0-9]+)?"
 
 
 class ConfigError(ValueError):
     """The config is inconsistent; the message names the key."""
 
 
-def format_eps(eps: float) -> str:
-    """The ε as it appears in paths and file names: 0, 0.25, 3 (Salman et al.'s spelling too)."""
-    return f"{float(eps):g}"
+def format_eps(eps) -> str:
+    """The ε as it appears in paths and file names: 0, 0.25, 3, 0.00001 (positional, shortest)."""
+    value = float(eps)
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"ε must be a finite number >= 0, got {eps!r}")
+    text = format(Decimal(repr(value)).normalize(), "f")
+    return text
 
 
-def _merge(base: dict, override: Optional[dict]) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        out[key] = copy.deepcopy(value)
-    return out
+def check_name(name: str, where: str) -> None:
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(f"{where}: name {name!r} must be letters and digits joined by single '.', '_' or '-' "
+                          "(it is used in file paths and in the pair separator '__')")
 
 
-def dataset_eps(config: dict, dataset: str) -> list[str]:
-    return [format_eps(e) for e in config["datasets"][dataset]["eps"]]
+# ---------------------------------------------------------------- schema
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA.read_text())
 
 
-def source_settings(config: dict, dataset: str) -> dict:
+def validate(config: dict, source: str = "config") -> None:
+    """Validate against the JSON schema; the error names the offending key path and value only."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{source}: {where}: {error.message}")
+
+
+# ---------------------------------------------------------------- data sets and models
+def dataset(config: dict, name: str) -> dict:
+    return config["datasets"][name]
+
+
+def dataset_eps(config: dict, name: str) -> list[str]:
+    return [format_eps(e) for e in dataset(config, name)["eps"]]
+
+
+def model_names(config: dict, name: str) -> list[str]:
+    return list(dataset(config, name)["models"])
+
+
+def model_eps(config: dict, name: str, model: str) -> list[str]:
+    """The ε a model exists at: its own `eps` list, else every ε of the data set."""
+    entry = dataset(config, name)["models"][model]
+    if "eps" in entry:
+        return [format_eps(e) for e in entry["eps"]]
+    return dataset_eps(config, name)
+
+
+def models_at(config: dict, name: str, eps: str) -> list[str]:
+    """The models of a data set that exist at ε, in config order."""
+    key = format_eps(eps)
+    return [m for m in model_names(config, name) if key in model_eps(config, name, m)]
+
+
+def pairs_at(config: dict, name: str, eps: str, ordered: bool = False) -> list[tuple[str, str]]:
+    models = models_at(config, name, eps)
+    if ordered:
+        return [(a, b) for a in models for b in models if a != b]
+    return [(a, b) for i, a in enumerate(models) for b in models[i + 1:]]
+
+
+def source_settings(config: dict, name: str) -> dict:
     """The data source and its options (path, classes, ...) of one data set."""
-    ds = config["datasets"][dataset]
+    ds = dataset(config, name)
     return {"source": ds["source"], **{k: ds[k] for k in SOURCE_KEYS if k in ds}}
 
 
-def model_spec(config: dict, dataset: str, model: str) -> dict:
-    """Keyword arguments of :func:`robuniv.models.create_model` for one configured model."""
-    ds = config["datasets"][dataset]
+def model_entry(config: dict, name: str, model: str) -> dict:
+    """Architecture, width and seed of one configured model (what builds it)."""
+    entry = dataset(config, name)["models"][model]
+    return {"arch": entry["arch"], "width": float(entry.get("width", 1.0)), "seed": int(entry.get("seed", 0))}
+
+
+def dataset_settings(config: dict, name: str) -> st.DatasetSettings:
+    ds = dataset(config, name)
+    keys = {f.name for f in st.fields(st.DatasetSettings)}
+    return st.build(st.DatasetSettings, {k: v for k, v in ds.items() if k in keys}, where=f"datasets.{name}")
+
+
+def training_settings(config: dict, name: str, model: str, eps) -> st.TrainSettings:
+    """Source defaults < data set's `training` < model's `training`; ε and seed from the job."""
+    ds = dataset(config, name)
     entry = ds["models"][model]
-    src = source_settings(config, dataset)
-    info = source_info(src["source"], src)
-    return {"arch": entry["arch"], "num_classes": info.num_classes, "variant": info.variant,
-            "width": float(entry.get("width", 1.0)), "image_size": info.image_size,
-            "mean": list(info.mean), "std": list(info.std)}
+    return st.build(st.TrainSettings, st.SOURCE_TRAINING_DEFAULTS.get(ds["source"]), ds.get("training"),
+                    entry.get("training"), {"eps": float(eps), "seed": int(entry.get("seed", 0))},
+                    where=f"datasets.{name}.models.{model}.training")
 
 
-def training_settings(config: dict, dataset: str, model: str, eps: str | float) -> dict:
-    """:class:`robuniv.training.TrainSettings` keywords: source defaults < data set < model entry."""
-    ds = config["datasets"][dataset]
-    entry = ds["models"][model]
-    settings = _merge(TRAINING_DEFAULTS[ds["source"]], ds.get("training"))
-    settings = _merge(settings, entry.get("training"))
-    settings["eps"] = float(eps)
-    settings["seed"] = int(entry.get("seed", 0))
-    standard_wd = settings.pop("weight_decay_standard", None)
-    if standard_wd is not None and settings["eps"] == 0:
-        settings["weight_decay"] = standard_wd
-    return settings
+def _section(config: dict, name: str, section: str):
+    return st.build(st.SECTIONS[section], dataset(config, name).get(section), where=f"datasets.{name}.{section}")
 
 
-def evaluation_settings(config: dict, dataset: str) -> dict:
-    return _merge(EVALUATION_DEFAULTS, config["datasets"][dataset].get("evaluation"))
+def evaluation_settings(config: dict, name: str) -> st.EvaluationSettings:
+    return _section(config, name, "evaluation")
 
 
-def inversion_settings(config: dict, dataset: str) -> dict:
-    return _merge(INVERSION_DEFAULTS, config["datasets"][dataset].get("inversion"))
+def inversion_settings(config: dict, name: str) -> st.InversionSettings:
+    return _section(config, name, "inversion")
 
 
-def similarity_settings(config: dict, dataset: str) -> dict:
-    settings = _merge(SIMILARITY_DEFAULTS, config["datasets"][dataset].get("similarity"))
-    n = n_inputs(config, dataset)
-    if max(settings["jaccard_k"]) >= n:
-        raise ConfigError(f"datasets.{dataset}.similarity.jaccard_k: every k must be < n_inputs ({n})")
-    settings["rtd_batch"] = min(settings["rtd_batch"], n)
-    return settings
+def similarity_settings(config: dict, name: str) -> st.SimilaritySettings:
+    settings = _section(config, name, "similarity")
+    n = dataset_settings(config, name).n_inputs
+    return st.replace(settings, rtd_batch=min(settings.rtd_batch, n))
 
 
-def subgroup_settings(config: dict, dataset: str) -> dict:
-    settings = _merge(SUBGROUP_DEFAULTS, config["datasets"][dataset].get("subgroups"))
-    settings["eps"] = [format_eps(e) for e in settings.get("eps", config["datasets"][dataset]["eps"])]
-    return settings
+def knn_k(config: dict, name: str) -> int:
+    """Size of the per-model kNN graph: the largest Jaccard k (one graph serves every k)."""
+    return max(similarity_settings(config, name).jaccard_k)
 
 
-def probe_settings(config: dict, dataset: str) -> dict:
-    settings = _merge(PROBE_DEFAULTS, config["datasets"][dataset].get("probes"))
-    settings["eps"] = format_eps(settings.get("eps", max(config["datasets"][dataset]["eps"])))
-    return settings
+def subgroup_settings(config: dict, name: str) -> st.SubgroupSettings:
+    return _section(config, name, "subgroups")
 
 
-def figure_settings(config: dict) -> dict:
-    return _merge(FIGURE_DEFAULTS, config.get("figures"))
+def subgroup_eps(config: dict, name: str) -> list[str]:
+    eps = subgroup_settings(config, name).eps
+    return [format_eps(e) for e in eps] if eps is not None else dataset_eps(config, name)
 
 
-def n_inputs(config: dict, dataset: str) -> int:
-    return int(config["datasets"][dataset].get("n_inputs", 10_000))
+def probe_settings(config: dict, name: str) -> st.ProbeSettings:
+    return _section(config, name, "probes")
 
 
-def batch_size(config: dict, dataset: str) -> int:
-    return int(config["datasets"][dataset].get("batch_size", 256))
+def probe_eps(config: dict, name: str) -> str:
+    eps = probe_settings(config, name).eps
+    return format_eps(eps if eps is not None else max(dataset(config, name)["eps"]))
 
 
-def checkpoint_url(config: dict, dataset: str, model: str, eps: str | float) -> Optional[str]:
-    """The URL to download for (model, ε), or None when the model is trained at that ε.
+def figure_settings(config: dict) -> st.FigureSettings:
+    return st.build(st.FigureSettings, config.get("figures"), where="figures")
+
+
+def checkpoint_url(config: dict, name: str, model: str, eps) -> Optional[str]:
+    """The URL (or local path) to fetch for (model, ε), or None when the model is trained at that ε.
 
     ``checkpoint`` is a template with ``{eps}`` (every ε) or a mapping ε -> URL (those ε only).
     """
-    entry = config["datasets"][dataset]["models"][model]
-    spec = entry.get("checkpoint")
+    spec = dataset(config, name)["models"][model].get("checkpoint")
     if spec is None:
         return None
     key = format_eps(eps)
     if isinstance(spec, str):
-        return spec.format(eps=key)
+        return spec.replace("{eps}", key)
     for k, url in spec.items():
         if format_eps(k) == key:
             return url
     return None
 
 
-def checkpoint_sha256(config: dict, dataset: str, model: str, eps: str | float) -> Optional[str]:
-    sums = config["datasets"][dataset]["models"][model].get("sha256") or {}
+def checkpoint_sha256(config: dict, name: str, model: str, eps) -> Optional[str]:
+    sums = dataset(config, name)["models"][model].get("sha256") or {}
     for k, value in sums.items():
         if format_eps(k) == format_eps(eps):
-            return value
+            return value.lower()
     return None
 
 
+def rule_resource(config: dict, name: str, rule: str, key: str, default):
+    return (dataset(config, name).get("resources") or {}).get(rule, {}).get(key, default)
+
+
+# ---------------------------------------------------------------- checks the schema cannot express
 def check_config(config: dict) -> None:
-    """Checks beyond the JSON schema; raises :class:`ConfigError` naming the key."""
-    datasets = config.get("datasets") or {}
-    if not datasets:
-        raise ConfigError("config key 'datasets' is empty: configure at least one data set")
-    for name, ds in datasets.items():
+    """Relations between keys; raises :class:`ConfigError` naming the key."""
+    figure_settings(config)
+    for name, ds in config["datasets"].items():
         where = f"datasets.{name}"
-        if ds.get("source") not in SOURCES:
-            raise ConfigError(f"{where}.source: unknown data source {ds.get('source')!r}; "
-                              f"known: {', '.join(SOURCES)}")
-        if ds["source"] in ("cifar10", "imagefolder") and not ds.get("path"):
-            raise ConfigError(f"{where}.path: data source {ds['source']!r} needs a path")
-        eps = ds.get("eps") or []
-        for e in eps:
-            if not isinstance(e, (int, float)) or isinstance(e, bool) or e < 0:
-                raise ConfigError(f"{where}.eps: every ε must be a number >= 0, got {e!r}")
-        keys = [format_eps(e) for e in eps]
+        check_name(name, "datasets")
+        keys = dataset_eps(config, name)
         if len(set(keys)) != len(keys):
-            raise ConfigError(f"{where}.eps: repeated ε in {eps}")
-        models = ds.get("models") or {}
-        if not models:
-            raise ConfigError(f"{where}.models is empty")
-        similarity_settings(config, name)
-        for e in subgroup_settings(config, name)["eps"] + [probe_settings(config, name)["eps"]]:
+            raise ConfigError(f"{where}.eps: repeated ε in {ds['eps']}")
+        dataset_settings(config, name)
+        for section in st.SECTIONS:
+            if section != "training":
+                _section(config, name, section)
+        n = dataset_settings(config, name).n_inputs
+        if max(similarity_settings(config, name).jaccard_k) >= n:
+            raise ConfigError(f"{where}.similarity.jaccard_k: every k must be < n_inputs ({n})")
+        for e in subgroup_eps(config, name):
             if e not in keys:
-                raise ConfigError(f"{where}.subgroups/probes: ε {e} is not in {where}.eps")
-        for model, entry in models.items():
-            if "/" in model or "__" in model or not model or model.startswith("."):
-                raise ConfigError(f"{where}.models: model name {model!r} must be non-empty, without '/' or "
-                                  "'__' (the pair separator in file names), and not start with '.'")
-            arch = entry.get("arch")
-            if arch not in ARCHITECTURES:
-                raise ConfigError(f"{where}.models.{model}.arch: unknown architecture {arch!r}; "
-                                  f"known: {', '.join(sorted(ARCHITECTURES))}")
+                raise ConfigError(f"{where}.subgroups.eps: ε {e} is not in {where}.eps")
+        if probe_eps(config, name) not in keys:
+            raise ConfigError(f"{where}.probes.eps: ε {probe_eps(config, name)} is not in {where}.eps")
+        for model, entry in ds["models"].items():
+            mwhere = f"{where}.models.{model}"
+            check_name(model, f"{where}.models")
+            own = model_eps(config, name, model)
+            extra = sorted(set(own) - set(keys), key=float)
+            if extra:
+                raise ConfigError(f"{mwhere}.eps: ε {', '.join(extra)} not in {where}.eps")
+            for e in own:
+                training_settings(config, name, model, e)
             spec = entry.get("checkpoint")
             if isinstance(spec, dict):
-                extra = sorted(set(format_eps(k) for k in spec) - set(keys))
+                extra = sorted(set(format_eps(k) for k in spec) - set(own), key=float)
                 if extra:
-                    raise ConfigError(f"{where}.models.{model}.checkpoint: ε {', '.join(extra)} not in "
-                                      f"{where}.eps")
-            elif isinstance(spec, str) and "{eps}" not in spec and len(keys) > 1:
-                raise ConfigError(f"{where}.models.{model}.checkpoint: a single URL needs '{{eps}}' in it "
-                                  "(or give a mapping from ε to URL)")
+                    raise ConfigError(f"{mwhere}.checkpoint: ε {', '.join(extra)} is not an ε of this model")
+            elif isinstance(spec, str):
+                fields = set(re.findall(r"\{([^}]*)\}", spec))
+                if fields - {"eps"}:
+                    raise ConfigError(f"{mwhere}.checkpoint: unknown field(s) "
+                                      f"{', '.join('{' + f + '}' for f in sorted(fields - {'eps'}))} in the URL "
+                                      "template; only {eps} is filled in")
+                if "eps" not in fields and len(own) > 1:
+                    raise ConfigError(f"{mwhere}.checkpoint: a single URL needs '{{eps}}' in it "
+                                      "(or give a mapping from ε to URL)")
+            for k in entry.get("sha256") or {}:
+                if format_eps(k) not in own:
+                    raise ConfigError(f"{mwhere}.sha256: ε {format_eps(k)} is not an ε of this model")
+                if checkpoint_url(config, name, model, k) is None:
+                    raise ConfigError(f"{mwhere}.sha256: ε {format_eps(k)} is trained here, not downloaded; "
+                                      "a sha256 is checked only for downloaded or placed checkpoints")
+        if not any(len(models_at(config, name, e)) >= 2 for e in keys):
+            raise ConfigError(f"{where}.models: at least two models must exist at one ε to compare anything "
+                              f"(found {len(ds['models'])} model(s))")

@@ -30,6 +30,16 @@ class H5Error(ValueError):
     """An HDF5 file is missing a dataset, has the wrong shape, or holds NaN/inf; names the file."""
 
 
+def open_h5(path) -> h5py.File:
+    """Open an HDF5 file for reading; a missing, truncated or non-HDF5 file raises :class:`H5Error`
+    naming it (h5py's own errors do not)."""
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as err:
+        raise H5Error(f"{path}: not a readable HDF5 file ({err}); delete it and rerun the job that "
+                      "makes it") from err
+
+
 def _require(fh, path, name, ndim=None, rows=None):
     if name not in fh:
         raise H5Error(f"{path}: dataset '{name}' is missing")
@@ -43,19 +53,17 @@ def _require(fh, path, name, ndim=None, rows=None):
 
 def read_inputs(path) -> dict:
     """Target and seed indices and labels of a data set's comparison inputs."""
-    with h5py.File(path, "r") as fh:
+    with open_h5(path) as fh:
         n = _require(fh, path, "target_index", 1).shape[0]
-        return {name: _require(fh, path, name, 1, n)[()] for name in
-                ("target_index", "target_label", "seed_index", "seed_label")} | dict(fh.attrs)
+        out = {name: _require(fh, path, name, 1, n)[()] for name in
+               ("target_index", "target_label", "seed_index", "seed_label")} | dict(fh.attrs)
+    out.setdefault("pool_split", "eval")  # files from before input pools were configurable
+    return out
 
 
 def read_activations(path, *, check_finite: bool = True) -> dict:
     """``representations`` (N×D), ``logits`` (N×C), ``labels``, ``index`` and the attributes, checked."""
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as err:
-        raise H5Error(f"{path}: not a readable HDF5 file ({err})") from err
-    with fh:
+    with open_h5(path) as fh:
         reps = _require(fh, path, "representations", 2)
         n = reps.shape[0]
         out = {"representations": reps[()], "logits": _require(fh, path, "logits", 2, n)[()],
@@ -72,6 +80,8 @@ def read_activations(path, *, check_finite: bool = True) -> dict:
 
 
 def read_knn(path) -> np.ndarray:
-    with h5py.File(path, "r") as fh:
+    with open_h5(path) as fh:
         graph = _require(fh, path, "knn", 2)[()]
+    if not np.issubdtype(graph.dtype, np.integer):
+        raise H5Error(f"{path}: 'knn' holds {graph.dtype}, expected integer neighbour indices")
     return graph

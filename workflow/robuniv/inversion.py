@@ -10,13 +10,15 @@ from typing import Callable, Optional
 
 import torch
 
+from .settings import InversionSettings
+
 
 def relative_feature_loss(model, images, target_features, target_norms):
     return torch.linalg.vector_norm(model.features(images) - target_features, dim=1) / target_norms
 
 
-def invert(model, seeds: torch.Tensor, targets: torch.Tensor, *, iterations: int = 1000,
-           step_size: float = 0.125, momentum: float = 0.9,
+def invert(model, seeds: torch.Tensor, targets: torch.Tensor, *, iterations: int = InversionSettings.iterations,
+           step_size: float = InversionSettings.step_size, momentum: float = InversionSettings.momentum,
            progress: Optional[Callable[[int, float], None]] = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Inverted images (best iterate per image) and their relative feature losses.
 

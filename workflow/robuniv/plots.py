@@ -25,10 +25,11 @@ def set_style(settings: dict) -> None:
     sns.set_theme(style=settings.get("style", "whitegrid"), context="paper")
 
 
-def save(fig, prefix: str, settings: dict) -> None:
-    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
-    for fmt in settings["formats"]:
-        fig.savefig(f"{prefix}.{fmt}", dpi=settings["dpi"], bbox_inches="tight")
+def save(fig, paths: dict, settings: dict) -> None:
+    """Write ``fig`` to each path of ``{format: path}`` and close it."""
+    for fmt, path in paths.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format=fmt, dpi=settings["dpi"], bbox_inches="tight")
     plt.close(fig)
 
 
@@ -195,3 +196,42 @@ def bounds_figure(frame: pd.DataFrame):
         ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+# Figure name (robuniv.catalog.FIGURES) -> function of the tables it reads.
+FIGURE_MAKERS = {
+    "fig1_predictions_regular": lambda tables, settings: prediction_figure(tables["similarity"], "regular"),
+    "fig3_predictions_inverted": lambda tables, settings: prediction_figure(tables["similarity"], "inverted"),
+    "fig4_representations": lambda tables, settings: representation_figure(tables["similarity"]),
+    "fig8_jaccard_k": lambda tables, settings: jaccard_k_figure(tables["similarity"]),
+    "fig5_subgroups": lambda tables, settings: subgroup_figure(tables["subgroups"]),
+    "fig6_probes": lambda tables, settings: probe_figure(tables["probes"]),
+    "fig7_agreement_bounds": lambda tables, settings: bounds_figure(tables["agreement_bounds"]),
+}
+
+
+def make_figures(names, tables: dict, outputs, settings: dict) -> None:
+    """Draw each named figure from ``tables`` and write it to ``outputs[f"{name}_{fmt}"]``."""
+    set_style(settings)
+    for name in names:
+        fig = FIGURE_MAKERS[name](tables, settings)
+        save(fig, {fmt: outputs[f"{name}_{fmt}"] for fmt in settings["formats"]}, settings)
+
+
+def inversion_figure(inputs_path, inverted_paths: dict, source: dict, *, title: str, outputs: dict,
+                     settings: dict) -> None:
+    """The seed / target / inverted-image grid of one data set and ε, from the workflow's files."""
+    from .data import open_split
+    from .h5io import open_h5, read_inputs
+
+    set_style(settings)
+    pairs = read_inputs(inputs_path)
+    pool = open_split(source, pairs["pool_split"])
+    k = min(settings["n_examples"], len(pairs["target_index"]))
+    seeds = [pool[int(i)][0] for i in pairs["seed_index"][:k]]
+    targets = [pool[int(i)][0] for i in pairs["target_index"][:k]]
+    inverted = {}
+    for model, path in inverted_paths.items():
+        with open_h5(path) as fh:
+            inverted[model] = (fh["images"][:k], fh["loss"][:k])
+    save(inversion_grid(seeds, targets, inverted, title=title), outputs, settings)

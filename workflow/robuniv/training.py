@@ -13,7 +13,6 @@ import json
 import logging
 import random
 import sys
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -25,36 +24,9 @@ from torch.utils.data import DataLoader, Dataset
 from .attacks import pgd_l2
 from .checkpoints import CheckpointError, read_checkpoint, save_robustness_checkpoint, MODEL_PREFIX
 from .models import Classifier
+from .settings import EvaluationSettings, TrainSettings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainSettings:
-    epochs: int = 90
-    batch_size: int = 512
-    lr: float = 0.1
-    lr_step: int = 30
-    lr_gamma: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    eps: float = 0.0
-    attack_steps: int = 3
-    attack_step_factor: float = 2 / 3
-    seed: int = 0
-    num_workers: int = 0
-    augment: bool = True
-
-    def __post_init__(self):
-        if self.eps < 0:
-            raise ValueError(f"eps must be >= 0, got {self.eps}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr_step < 1:
-            raise ValueError("epochs, batch_size and lr_step must be >= 1")
-
-    def fingerprint(self) -> str:
-        """Hash of the settings that change the result (resume only into the same run)."""
-        relevant = {k: v for k, v in asdict(self).items() if k != "num_workers"}
-        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def seed_everything(seed: int) -> None:
@@ -80,20 +52,30 @@ def adversarial_batch(model: Classifier, images, labels, eps: float, steps: int,
         model.train(was_training)
 
 
+def run_fingerprint(settings: TrainSettings, identity: Optional[dict] = None) -> str:
+    """Hash of everything that determines the weights: the training settings and ``identity``
+    (architecture, width, data source and class list, ...)."""
+    payload = json.dumps({"settings": settings.fingerprint(), "identity": identity or {}}, sort_keys=True,
+                         default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def train_model(model: Classifier, train_set: Dataset, settings: TrainSettings, *,
-                checkpoint_path, resume_path=None, meta: Optional[dict] = None,
+                checkpoint_path, resume_path=None, meta: Optional[dict] = None, identity: Optional[dict] = None,
                 device: str | torch.device = "cpu") -> dict:
     """Train ``model`` in place and write the final checkpoint to ``checkpoint_path``.
 
-    ``resume_path`` receives a checkpoint after every epoch; if it holds a checkpoint of the same
-    settings, training resumes after its epoch. Returns a summary with the per-epoch history.
+    ``resume_path`` receives a checkpoint after every epoch; if it holds a checkpoint of the same run
+    (same settings and ``identity``: model and data), training resumes after its epoch; any other resume
+    file is ignored. It is removed once the final checkpoint is written. Returns a summary with the
+    per-epoch history.
     """
     device = torch.device(device)
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
+                                weight_decay=settings.effective_weight_decay)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
-    meta = dict(meta or {}, train_fingerprint=settings.fingerprint())
+    meta = dict(meta or {}, train_fingerprint=run_fingerprint(settings, identity))
     start_epoch = 0
     history: list[dict] = []
     if resume_path is not None and Path(resume_path).is_file():
@@ -131,6 +113,8 @@ def train_model(model: Classifier, train_set: Dataset, settings: TrainSettings, 
     model.eval()
     save_robustness_checkpoint(checkpoint_path, model, optimizer=optimizer, schedule=schedule,
                                epoch=settings.epochs, meta=dict(meta, history=json.dumps(history)))
+    if resume_path is not None:
+        Path(resume_path).unlink(missing_ok=True)  # the run is complete: nothing to resume
     return {"epochs": settings.epochs, "resumed_from_epoch": start_epoch, "history": history}
 
 
@@ -142,7 +126,8 @@ def _resume(model, optimizer, schedule, path, fingerprint):
         return 0, []
     meta = ckpt.get("robuniv") or {}
     if meta.get("train_fingerprint") != fingerprint:
-        log.warning("resume checkpoint %s was made with other settings; starting afresh", path)
+        log.warning("resume checkpoint %s belongs to another run (other model, data or settings); "
+                    "starting afresh", path)
         return 0, []
     state = {k[len(MODEL_PREFIX):]: v for k, v in ckpt["model"].items() if k.startswith(MODEL_PREFIX)}
     model.net.load_state_dict(state, strict=True)
@@ -157,8 +142,10 @@ def _predict(model, images):
     return model(images).argmax(1)
 
 
-def evaluate(model: Classifier, dataset: Dataset, *, attack_eps: float, attack_steps: int = 20,
-             attack_step_factor: float = 2.5 / 20, batch_size: int = 256, max_images: Optional[int] = None,
+def evaluate(model: Classifier, dataset: Dataset, *, attack_eps: float,
+             attack_steps: int = EvaluationSettings.attack_steps,
+             attack_step_factor: float = EvaluationSettings.attack_step_factor,
+             batch_size: int = EvaluationSettings.batch_size, max_images: Optional[int] = None,
              device: str | torch.device = "cpu") -> dict:
     """Clean accuracy and accuracy under untargeted PGD-L2 at ``attack_eps`` on ``dataset``."""
     device = torch.device(device)

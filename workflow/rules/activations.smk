@@ -1,20 +1,19 @@
-# Activations: representations + logits per (data set, ε, model, input set), and the model's kNN graph
-# on that input set (per-model precomputation for Jaccard).
+# Activations: representations + logits per (data set, ε, model, input set); then, per model and input
+# set, its kNN graph (netrep's per-network step: one top-k search serves every Jaccard k of every pair,
+# and changing a comparison setting reruns only graphs and comparisons, never a forward pass).
 
 
 rule extract_activations:
     input:
-        unpack(activation_inputs),
+        unpack(get_activation_inputs),
     output:
-        activations="results/{dataset}/eps{eps}/activations/{model}/{inputs}.h5",
-        knn="results/{dataset}/eps{eps}/knn/{model}/{inputs}.h5",
+        PATHS["activations"],
     params:
-        spec=model_spec,
-        source=source_settings,
-        batch_size=lambda wc: rc.batch_size(config, wc.dataset),
-        knn_k=lambda wc: max(rc.similarity_settings(config, wc.dataset)["jaccard_k"]),
+        source=get_source,
+        model=get_model,
+        dataset=get_dataset_settings,
     log:
-        "logs/{dataset}/eps{eps}/extract_activations/{model}/{inputs}.log",
+        job_log("extract_activations", "{model}/{inputs}"),
     conda:
         ENV
     threads: rule_threads("extract_activations")
@@ -24,3 +23,22 @@ rule extract_activations:
         gpu=rule_resource("extract_activations", "gpu", 1),
     script:
         "../scripts/extract_activations.py"
+
+
+rule build_knn_graph:
+    input:
+        rules.extract_activations.output[0],
+    output:
+        PATHS["knn"],
+    params:
+        k=get_knn_k,
+    log:
+        job_log("build_knn_graph", "{model}/{inputs}"),
+    conda:
+        ENV
+    threads: rule_threads("build_knn_graph")
+    resources:
+        mem_mb=rule_resource("build_knn_graph", "mem_mb", 8000),
+        runtime=rule_resource("build_knn_graph", "runtime", 60),
+    script:
+        "../scripts/build_knn_graph.py"

@@ -1,8 +1,10 @@
-# Helpers shared by the rules: config lookups, input functions, wildcard constraints.
-# Each helper returns only what one job needs, so adding a model or an ε leaves other jobs' params alone.
+# Shared by the rules: config checks, path templates, wildcard constraints and named input functions.
+# Each function returns only what one job needs, so adding a model or an ε leaves other jobs' params alone.
 import os
 
 from robuniv import config as rc
+from robuniv import catalog
+from robuniv.settings import as_params
 
 rc.check_config(config)
 
@@ -11,19 +13,54 @@ os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 ENV = "../../envs/robuniv.yaml"
 
+# Every path of the workflow, once. Rules use these templates; aggregations expand them.
+PATHS = {
+    "dataset": "results/{dataset}/dataset.json",
+    "inputs": "results/{dataset}/inputs.h5",
+    "downloaded": "resources/checkpoints/{dataset}/eps{eps}/{model}.ckpt",
+    "trained": "results/{dataset}/eps{eps}/models/{model}.ckpt",
+    "resume": "results/{dataset}/eps{eps}/models/.resume/{model}.ckpt",
+    "evaluation": "results/{dataset}/eps{eps}/eval/{model}.json",
+    "inverted": "results/{dataset}/eps{eps}/inverted/{model}.h5",
+    "activations": "results/{dataset}/eps{eps}/activations/{model}/{inputs}.h5",
+    "knn": "results/{dataset}/eps{eps}/knn/{model}/{inputs}.h5",
+    "comparison": "results/{dataset}/eps{eps}/similarity/{kind}/{model_a}__{model_b}.csv",
+    "subgroups": "results/{dataset}/eps{eps}/subgroups/{model_a}__{model_b}.csv",
+    "train_features": "results/{dataset}/eps{eps}/features_train/{model}.h5",
+    "probe": "results/{dataset}/eps{eps}/probes/{model}.h5",
+    "table": "results/tables/{name}.csv",
+    "figure": "results/figures/{name}.{fmt}",
+    "inversion_figure": "results/figures/inversions_{dataset}_eps{eps}.{fmt}",
+    "log": "logs/{dataset}/eps{eps}/{rule}/{job}.log",
+}
+
+
+def path(template, **fields):
+    """A path template with some or all of its fields filled in."""
+    return PATHS[template].format_map(_Partial(fields))
+
+
+class _Partial(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def job_log(rule, job="{model}"):
+    return path("log", rule=rule, job=job)
+
 
 wildcard_constraints:
-    dataset=r"[^/]+",
-    eps=r"[0-9]+(\.[0-9]+)?",
-    model=r"[^/]+",
-    model_a=r"(?:(?!__)[^/])+",
-    model_b=r"(?:(?!__)[^/])+",
-    inputs=r"regular|inverted-[^/]+",
+    dataset=rc.NAME_PATTERN,
+    eps=rc.EPS_PATTERN,
+    model=rc.NAME_PATTERN,
+    model_a=rc.NAME_PATTERN,
+    model_b=rc.NAME_PATTERN,
+    kind="regular|inverted",
+    inputs=f"regular|inverted-{rc.NAME_PATTERN}",
+    name=r"[A-Za-z0-9_]+",
 
-ANALYSIS_FIGURES = ["fig5_subgroups", "fig6_probes", "fig7_agreement_bounds"]
-FIGURES = ["fig1_predictions_regular", "fig3_predictions_inverted", "fig4_representations", "fig8_jaccard_k"]
 
-
+# ---------------------------------------------------------------- config lookups
 def datasets():
     return list(config["datasets"])
 
@@ -32,8 +69,8 @@ def eps_levels(dataset):
     return rc.dataset_eps(config, dataset)
 
 
-def model_names(dataset):
-    return list(config["datasets"][dataset]["models"])
+def models_at(dataset, eps):
+    return rc.models_at(config, dataset, eps)
 
 
 def rule_threads(rule_name):
@@ -44,104 +81,201 @@ def rule_resource(rule_name, key, default):
     """A resource of a rule's job, from `datasets.<ds>.resources.<rule>.<key>` or the default."""
 
     def lookup(wildcards):
-        per_dataset = config["datasets"][wildcards.dataset].get("resources", {})
-        return per_dataset.get(rule_name, {}).get(key, default)
+        return rc.rule_resource(config, wildcards.dataset, rule_name, key, default)
 
     return lookup
 
 
-# ---------------------------------------------------------------- models
-def downloaded_checkpoint(dataset, eps, model):
-    return f"resources/checkpoints/{dataset}/eps{eps}/{model}.ckpt"
-
-
-def trained_checkpoint(dataset, eps, model):
-    return f"results/{dataset}/eps{eps}/models/{model}.ckpt"
-
-
-def model_checkpoint(wildcards):
-    """The checkpoint of (dataset, ε, model): downloaded where the config gives a URL, else trained."""
-    d, e, m = wildcards.dataset, wildcards.eps, wildcards.model
-    if rc.checkpoint_url(config, d, m, e) is not None:
-        return downloaded_checkpoint(d, e, m)
-    return trained_checkpoint(d, e, m)
-
-
-def model_spec(wildcards):
-    return rc.model_spec(config, wildcards.dataset, wildcards.model)
-
-
-def source_settings(wildcards):
+# ---------------------------------------------------------------- params of one job
+def get_source(wildcards):
     return rc.source_settings(config, wildcards.dataset)
 
 
-def activation_inputs(wildcards):
+def get_model(wildcards):
+    return rc.model_entry(config, wildcards.dataset, wildcards.model)
+
+
+def get_dataset_settings(wildcards):
+    return as_params(rc.dataset_settings(config, wildcards.dataset))
+
+
+def get_training(wildcards):
+    return as_params(rc.training_settings(config, wildcards.dataset, wildcards.model, wildcards.eps))
+
+
+def get_evaluation(wildcards):
+    return as_params(rc.evaluation_settings(config, wildcards.dataset))
+
+
+def get_inversion(wildcards):
+    return as_params(rc.inversion_settings(config, wildcards.dataset))
+
+
+def get_similarity(wildcards):
+    return as_params(rc.similarity_settings(config, wildcards.dataset))
+
+
+def get_knn_k(wildcards):
+    return rc.knn_k(config, wildcards.dataset)
+
+
+def subgroup_params(dataset):
+    # Without the list of analysed ε: adding an ε must not rerun the other ε's subgroup jobs.
+    settings = as_params(rc.subgroup_settings(config, dataset))
+    settings.pop("eps")
+    return settings
+
+
+def get_subgroups(wildcards):
+    return subgroup_params(wildcards.dataset)
+
+
+def get_probes(wildcards):
+    settings = as_params(rc.probe_settings(config, wildcards.dataset))
+    settings.pop("eps")
+    return settings
+
+
+def get_checkpoint_url(wildcards):
+    return rc.checkpoint_url(config, wildcards.dataset, wildcards.model, wildcards.eps)
+
+
+def get_checkpoint_sha256(wildcards):
+    return rc.checkpoint_sha256(config, wildcards.dataset, wildcards.model, wildcards.eps)
+
+
+def get_figure_settings():
+    return as_params(rc.figure_settings(config))
+
+
+# ---------------------------------------------------------------- input functions
+def get_checkpoint(wildcards):
+    """The checkpoint of (dataset, ε, model): fetched where the config gives a URL, else trained."""
+    if wildcards.eps not in rc.model_eps(config, wildcards.dataset, wildcards.model):
+        raise ValueError(f"model {wildcards.model!r} of data set {wildcards.dataset!r} does not exist at "
+                         f"ε {wildcards.eps} (datasets.{wildcards.dataset}.models.{wildcards.model}.eps)")
+    template = "downloaded" if get_checkpoint_url(wildcards) is not None else "trained"
+    return path(template, dataset=wildcards.dataset, eps=wildcards.eps, model=wildcards.model)
+
+
+def get_activation_inputs(wildcards):
     """Checkpoint, comparison inputs, and for inverted-<source> the source model's inverted images."""
-    files = {"checkpoint": model_checkpoint(wildcards), "inputs": f"results/{wildcards.dataset}/inputs.h5"}
+    files = {"checkpoint": get_checkpoint(wildcards), "inputs": path("inputs", dataset=wildcards.dataset)}
     if wildcards.inputs != "regular":
         source = wildcards.inputs[len("inverted-"):]
-        if source not in config["datasets"][wildcards.dataset]["models"]:
-            raise ValueError(f"input set {wildcards.inputs}: no model {source!r} in datasets.{wildcards.dataset}")
-        files["images"] = f"results/{wildcards.dataset}/eps{wildcards.eps}/inverted/{source}.h5"
+        if source not in models_at(wildcards.dataset, wildcards.eps):
+            raise ValueError(f"input set {wildcards.inputs}: no model {source!r} at ε {wildcards.eps} "
+                             f"in datasets.{wildcards.dataset}")
+        files["images"] = path("inverted", dataset=wildcards.dataset, eps=wildcards.eps, model=source)
     return files
 
 
-def comparison_tables():
+def get_comparison_inputs(wildcards):
+    """Activations and kNN graphs of both models: regular images, or A's inverted images for both."""
+    inputs = "regular" if wildcards.kind == "regular" else f"inverted-{wildcards.model_a}"
+    fields = dict(dataset=wildcards.dataset, eps=wildcards.eps, inputs=inputs)
+    return {"act_a": path("activations", model=wildcards.model_a, **fields),
+            "act_b": path("activations", model=wildcards.model_b, **fields),
+            "knn_a": path("knn", model=wildcards.model_a, **fields),
+            "knn_b": path("knn", model=wildcards.model_b, **fields)}
+
+
+def get_subgroup_inputs(wildcards):
+    fields = dict(dataset=wildcards.dataset, eps=wildcards.eps, inputs="regular")
+    return {"act_a": path("activations", model=wildcards.model_a, **fields),
+            "act_b": path("activations", model=wildcards.model_b, **fields)}
+
+
+def get_probe_inputs(wildcards):
+    fields = dict(dataset=wildcards.dataset, eps=wildcards.eps, model=wildcards.model)
+    return {"train": path("train_features", **fields), "regular": path("activations", inputs="regular", **fields)}
+
+
+def get_inverted_images(wildcards):
+    return [path("inverted", dataset=wildcards.dataset, eps=wildcards.eps, model=m)
+            for m in models_at(wildcards.dataset, wildcards.eps)]
+
+
+def get_inversion_models(wildcards):
+    return models_at(wildcards.dataset, wildcards.eps)
+
+
+# ---------------------------------------------------------------- aggregations
+def all_evaluations():
+    return [path("evaluation", dataset=d, eps=e, model=m)
+            for d in datasets() for e in eps_levels(d) for m in models_at(d, e)]
+
+
+def all_comparisons():
     """One table per regular unordered pair and per inverted ordered pair, for every data set and ε."""
     out = []
     for d in datasets():
-        models = model_names(d)
         for e in eps_levels(d):
-            base = f"results/{d}/eps{e}/similarity"
-            out += [f"{base}/regular/{a}__{b}.csv" for i, a in enumerate(models) for b in models[i + 1:]]
-            out += [f"{base}/inverted/{a}__{b}.csv" for a in models for b in models if a != b]
+            out += [path("comparison", dataset=d, eps=e, kind="regular", model_a=a, model_b=b)
+                    for a, b in rc.pairs_at(config, d, e)]
+            out += [path("comparison", dataset=d, eps=e, kind="inverted", model_a=a, model_b=b)
+                    for a, b in rc.pairs_at(config, d, e, ordered=True)]
     return out
 
 
-def figure_outputs(names):
-    """Figure files in every configured format; the PNGs go into the Snakemake report with a caption."""
-    out = []
-    for name in names:
-        for fmt in rc.figure_settings(config)["formats"]:
-            path = f"results/figures/{name}.{fmt}"
-            out.append(report(path, caption=f"../report/{name}.rst", category="Figures") if fmt == "png" else path)
+def all_subgroups():
+    return [path("subgroups", dataset=d, eps=e, model_a=a, model_b=b)
+            for d in datasets() for e in rc.subgroup_eps(config, d) for a, b in rc.pairs_at(config, d, e)]
+
+
+def all_probes():
+    return [path("probe", dataset=d, eps=rc.probe_eps(config, d), model=m)
+            for d in datasets() for m in models_at(d, rc.probe_eps(config, d))]
+
+
+def all_regular_activations():
+    return [path("activations", dataset=d, eps=e, model=m, inputs="regular")
+            for d in datasets() for e in eps_levels(d) for m in models_at(d, e)]
+
+
+def table(name):
+    return path("table", name=name)
+
+
+def tables_of(rule_name):
+    return {name: table(name) for name in catalog.TABLES_BY_RULE[rule_name]}
+
+
+def report_table(name):
+    return report(table(name), caption=f"../report/{name}.rst", category=catalog.TABLES[name].category)
+
+
+def figure_outputs(rule_name):
+    """Named outputs (one per figure and format) of a figure rule; the PNGs go into the report."""
+    formats = rc.figure_settings(config).formats
+    out = {}
+    for name in catalog.FIGURES_BY_RULE[rule_name]:
+        for fmt in formats:
+            target = path("figure", name=name, fmt=fmt)
+            if fmt == "png":
+                target = report(target, caption=f"../report/{name}.rst", category=catalog.FIGURES[name].category)
+            out[f"{name}_{fmt}"] = target
     return out
 
 
-def subgroup_tables():
-    out = []
-    for d in datasets():
-        models = model_names(d)
-        for e in rc.subgroup_settings(config, d)["eps"]:
-            out += [f"results/{d}/eps{e}/subgroups/{a}__{b}.csv" for i, a in enumerate(models) for b in models[i + 1:]]
+def inversion_figure_outputs():
+    out = {}
+    for fmt in rc.figure_settings(config).formats:
+        target = path("inversion_figure", fmt=fmt)
+        if fmt == "png":
+            target = report(target, caption="../report/inversions.rst", category="Inversions",
+                            subcategory="{dataset}")
+        out[fmt] = target
     return out
 
 
-def probe_files():
-    """(probe file, its metadata) for every model of every data set at the data set's probe ε."""
-    out = []
-    for d in datasets():
-        e = rc.probe_settings(config, d)["eps"]
-        out += [(f"results/{d}/eps{e}/probes/{m}.h5", {"dataset": d, "model": m, "eps": float(e)})
-                for m in model_names(d)]
+def all_figures():
+    formats = rc.figure_settings(config).formats
+    out = [path("figure", name=name, fmt=fmt) for name in catalog.FIGURES for fmt in formats]
+    out += [path("inversion_figure", dataset=d, eps=e, fmt=fmt)
+            for d in datasets() for e in eps_levels(d) for fmt in formats]
     return out
-
-
-def figure_files():
-    formats = rc.figure_settings(config)["formats"]
-    out = [f"results/figures/{name}.{fmt}" for name in FIGURES + ANALYSIS_FIGURES for fmt in formats]
-    out += [f"results/figures/inversions_{d}_eps{e}.{fmt}" for d in datasets() for e in eps_levels(d) for fmt in formats]
-    return out
-
-
-# ---------------------------------------------------------------- targets
-def eval_jsons():
-    return [f"results/{d}/eps{e}/eval/{m}.json"
-            for d in datasets() for e in eps_levels(d) for m in model_names(d)]
 
 
 def all_targets():
-    return ["results/tables/accuracy.csv", "results/tables/similarity.csv", "results/tables/spearman.csv",
-            "results/tables/subgroups.csv", "results/tables/subgroup_tests.csv", "results/tables/probes.csv",
-            "results/tables/agreement_bounds.csv",
-            *figure_files()]
+    return [table(name) for name in catalog.TABLES] + all_figures()

@@ -1,11 +1,12 @@
-# Data: check each data set once (and fetch CIFAR-10 where `download: true`), record its summary.
+# Data: check each data set once (fetching CIFAR-10 where `download: true`), then sample the comparison
+# inputs: N targets and, per target, a seed image of another class.
 
 
 rule prepare_dataset:
     output:
-        "results/{dataset}/dataset.json",
+        PATHS["dataset"],
     params:
-        source=source_settings,
+        source=get_source,
     log:
         "logs/{dataset}/prepare_dataset.log",
     conda:
@@ -20,13 +21,12 @@ rule prepare_dataset:
 
 rule prepare_inputs:
     input:
-        "results/{dataset}/dataset.json",
+        rules.prepare_dataset.output,
     output:
-        "results/{dataset}/inputs.h5",
+        PATHS["inputs"],
     params:
-        source=source_settings,
-        n_inputs=lambda wc: rc.n_inputs(config, wc.dataset),
-        seed=lambda wc: int(config["datasets"][wc.dataset].get("inputs_seed", 0)),
+        source=get_source,
+        dataset=get_dataset_settings,
     log:
         "logs/{dataset}/prepare_inputs.log",
     conda:

@@ -3,17 +3,16 @@
 
 rule evaluate_model:
     input:
-        checkpoint=model_checkpoint,
-        dataset="results/{dataset}/dataset.json",
+        checkpoint=get_checkpoint,
+        dataset=rules.prepare_dataset.output[0],
     output:
-        "results/{dataset}/eps{eps}/eval/{model}.json",
+        PATHS["evaluation"],
     params:
-        spec=model_spec,
-        source=source_settings,
-        evaluation=lambda wc: rc.evaluation_settings(config, wc.dataset),
-        arch=lambda wc: config["datasets"][wc.dataset]["models"][wc.model]["arch"],
+        source=get_source,
+        model=get_model,
+        evaluation=get_evaluation,
     log:
-        "logs/{dataset}/eps{eps}/evaluate_model/{model}.log",
+        job_log("evaluate_model"),
     conda:
         ENV
     threads: rule_threads("evaluate_model")
@@ -27,9 +26,9 @@ rule evaluate_model:
 
 rule accuracy_table:
     input:
-        eval_jsons(),
+        all_evaluations(),
     output:
-        report("results/tables/accuracy.csv", caption="../report/accuracy.rst", category="Tables"),
+        accuracy=report_table("accuracy"),
     log:
         "logs/accuracy_table.log",
     conda:

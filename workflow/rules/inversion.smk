@@ -3,17 +3,17 @@
 
 rule invert_images:
     input:
-        checkpoint=model_checkpoint,
-        inputs="results/{dataset}/inputs.h5",
+        checkpoint=get_checkpoint,
+        inputs=rules.prepare_inputs.output[0],
     output:
-        "results/{dataset}/eps{eps}/inverted/{model}.h5",
+        PATHS["inverted"],
     params:
-        spec=model_spec,
-        source=source_settings,
-        inversion=lambda wc: rc.inversion_settings(config, wc.dataset),
-        batch_size=lambda wc: rc.batch_size(config, wc.dataset),
+        source=get_source,
+        model=get_model,
+        inversion=get_inversion,
+        dataset=get_dataset_settings,
     log:
-        "logs/{dataset}/eps{eps}/invert_images/{model}.log",
+        job_log("invert_images"),
     benchmark:
         "logs/{dataset}/eps{eps}/invert_images/{model}.benchmark.tsv"
     conda:

@@ -1,15 +1,17 @@
-# Models: download released robust checkpoints, or train with L2-PGD (ε = 0: standard training).
+# Models: fetch released robust checkpoints (URL or local path), or train with L2-PGD (ε = 0: standard
+# training). Every checkpoint with a configured sha256 is checked, wherever it came from.
 
 
 rule download_checkpoint:
     output:
-        "resources/checkpoints/{dataset}/eps{eps}/{model}.ckpt",
+        PATHS["downloaded"],
     params:
-        url=lambda wc: rc.checkpoint_url(config, wc.dataset, wc.model, wc.eps),
-        sha256=lambda wc: rc.checkpoint_sha256(config, wc.dataset, wc.model, wc.eps),
-        spec=model_spec,
+        url=get_checkpoint_url,
+        sha256=get_checkpoint_sha256,
+        source=get_source,
+        model=get_model,
     log:
-        "logs/{dataset}/eps{eps}/download_checkpoint/{model}.log",
+        job_log("download_checkpoint"),
     conda:
         ENV
     threads: 1
@@ -22,17 +24,17 @@ rule download_checkpoint:
 
 rule train_model:
     input:
-        dataset="results/{dataset}/dataset.json",
+        dataset=rules.prepare_dataset.output[0],
     output:
-        "results/{dataset}/eps{eps}/models/{model}.ckpt",
+        PATHS["trained"],
     params:
-        spec=model_spec,
-        training=lambda wc: rc.training_settings(config, wc.dataset, wc.model, wc.eps),
-        source=source_settings,
+        source=get_source,
+        model=get_model,
+        training=get_training,
         # Per-epoch checkpoints for resuming after a kill; not an output, so Snakemake keeps it.
-        resume=lambda wc: f"results/{wc.dataset}/eps{wc.eps}/models/.resume/{wc.model}.ckpt",
+        resume=PATHS["resume"],
     log:
-        "logs/{dataset}/eps{eps}/train_model/{model}.log",
+        job_log("train_model"),
     benchmark:
         "logs/{dataset}/eps{eps}/train_model/{model}.benchmark.tsv"
     conda:

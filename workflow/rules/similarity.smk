@@ -2,47 +2,40 @@
 # pairs (A, B) on A's inverted images), so adding a model adds only its own comparisons.
 
 
-rule compare_regular:
+rule compare_models:
     input:
-        act_a="results/{dataset}/eps{eps}/activations/{model_a}/regular.h5",
-        act_b="results/{dataset}/eps{eps}/activations/{model_b}/regular.h5",
-        knn_a="results/{dataset}/eps{eps}/knn/{model_a}/regular.h5",
-        knn_b="results/{dataset}/eps{eps}/knn/{model_b}/regular.h5",
+        unpack(get_comparison_inputs),
     output:
-        "results/{dataset}/eps{eps}/similarity/regular/{model_a}__{model_b}.csv",
+        PATHS["comparison"],
     params:
-        similarity=lambda wc: rc.similarity_settings(config, wc.dataset),
-        kind="regular",
+        similarity=get_similarity,
     log:
-        "logs/{dataset}/eps{eps}/compare/regular/{model_a}__{model_b}.log",
+        job_log("compare_models", "{kind}/{model_a}__{model_b}"),
     conda:
         ENV
-    threads: rule_threads("compare")
+    threads: rule_threads("compare_models")
     resources:
-        mem_mb=rule_resource("compare", "mem_mb", 8000),
-        runtime=rule_resource("compare", "runtime", 60),
+        mem_mb=rule_resource("compare_models", "mem_mb", 8000),
+        runtime=rule_resource("compare_models", "runtime", 60),
     script:
         "../scripts/compare_models.py"
 
 
-rule compare_inverted:
+rule similarity_tables:
     input:
-        act_a="results/{dataset}/eps{eps}/activations/{model_a}/inverted-{model_a}.h5",
-        act_b="results/{dataset}/eps{eps}/activations/{model_b}/inverted-{model_a}.h5",
-        knn_a="results/{dataset}/eps{eps}/knn/{model_a}/inverted-{model_a}.h5",
-        knn_b="results/{dataset}/eps{eps}/knn/{model_b}/inverted-{model_a}.h5",
+        all_comparisons(),
     output:
-        "results/{dataset}/eps{eps}/similarity/inverted/{model_a}__{model_b}.csv",
+        similarity=report_table("similarity"),
+        spearman=report_table("spearman"),
     params:
-        similarity=lambda wc: rc.similarity_settings(config, wc.dataset),
-        kind="inverted",
+        n_resamples=get_figure_settings()["n_resamples"],
     log:
-        "logs/{dataset}/eps{eps}/compare/inverted/{model_a}__{model_b}.log",
+        "logs/similarity_tables.log",
     conda:
         ENV
-    threads: rule_threads("compare")
+    threads: 1
     resources:
-        mem_mb=rule_resource("compare", "mem_mb", 8000),
-        runtime=rule_resource("compare", "runtime", 60),
+        mem_mb=4000,
+        runtime=10,
     script:
-        "../scripts/compare_models.py"
+        "../scripts/similarity_tables.py"

@@ -1,0 +1,331 @@
+"""One function per workflow job: what a job computes, given plain settings and paths.
+
+The Snakemake scripts only unpack ``snakemake`` and call one of these, so every job can be run and
+tested without Snakemake. Arguments are the rules' params: ``source`` (the data set's source settings,
+with its ``source`` key), ``model`` (``arch``, ``width``, ``seed``) and one settings mapping per stage
+(:mod:`robuniv.settings`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from . import settings as st
+
+log = logging.getLogger("robuniv")
+
+
+# ---------------------------------------------------------------- data and models
+def open_split(source: dict, split: str, *, augment: bool = False):
+    from .data import open_split as _open
+
+    return _open(source, split, augment=augment)
+
+
+def model_spec(source: dict, model: dict) -> dict:
+    """Keyword arguments of :func:`robuniv.models.create_model` for a configured model on a source."""
+    from .data import source_info_of
+
+    info = source_info_of(source)
+    return {"arch": model["arch"], "num_classes": info.num_classes, "variant": info.variant,
+            "width": float(model.get("width", 1.0)), "image_size": info.image_size,
+            "mean": list(info.mean), "std": list(info.std)}
+
+
+def load_model(checkpoint, source: dict, model: dict):
+    from .checkpoints import load_robustness_checkpoint
+
+    return load_robustness_checkpoint(checkpoint, **model_spec(source, model))
+
+
+def _model_attrs(dataset: str, eps, model_name: str, model: dict, checkpoint) -> dict:
+    from .checkpoints import file_sha256
+    from .models import representation_layer
+
+    return {"dataset": dataset, "eps": float(eps), "model": model_name, "arch": model["arch"],
+            "width": float(model.get("width", 1.0)), "layer": representation_layer(model["arch"]),
+            "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint)}
+
+
+def prepare_dataset(source: dict, dataset: str, out) -> dict:
+    """Check both splits of a data set and write its summary (sizes, classes, normalisation)."""
+    from .data import labels_of, source_info_of
+    from .runtime import write_json
+
+    info = source_info_of(source)
+    summary = {"dataset": dataset, "source": source["source"], "num_classes": info.num_classes,
+               "image_size": info.image_size, "model_variant": info.variant,
+               "mean": list(info.mean), "std": list(info.std)}
+    for split in ("train", "eval"):
+        labels = labels_of(open_split(source, split))
+        summary[f"n_{split}"] = int(len(labels))
+        summary[f"n_classes_{split}"] = int(len(set(labels.tolist())))
+        log.info("%s split: %d images, %d classes", split, len(labels), summary[f"n_classes_{split}"])
+    write_json(summary, out)
+    return summary
+
+
+def prepare_inputs(source: dict, dataset_settings: dict, dataset: str, out) -> None:
+    """Sample the comparison inputs once: targets and, per target, a seed of a different class."""
+    from .data import labels_of
+    from .h5io import atomic_h5, set_attrs
+    from .inputs import sample_pairs
+
+    settings = st.build(st.DatasetSettings, dataset_settings)
+    pool = labels_of(open_split(source, settings.input_pool))
+    try:
+        targets, seeds = sample_pairs(pool, settings.n_inputs, settings.inputs_seed)
+    except ValueError as err:
+        raise ValueError(f"datasets.{dataset}: {err} (input_pool: {settings.input_pool})") from err
+    with atomic_h5(out) as fh:
+        set_attrs(fh, {"dataset": dataset, "seed": settings.inputs_seed, "n_inputs": len(targets),
+                       "pool_size": len(pool), "pool_split": settings.input_pool,
+                       "description": "targets drawn without replacement from the pool split; "
+                                      "per target a seed of another class"})
+        fh["target_index"], fh["target_label"] = targets, pool[targets]
+        fh["seed_index"], fh["seed_label"] = seeds, pool[seeds]
+    log.info("%d targets from the %s split (%d images)", len(targets), settings.input_pool, len(pool))
+
+
+def fetch_checkpoint(url: str, out, *, sha256: Optional[str], source: dict, model: dict) -> None:
+    """Download (or copy a local file), check the sha256 and that it loads strictly, then keep it."""
+    from .checkpoints import CheckpointError, download
+
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.downloaded")
+    log.info("fetching %s", url)
+    download(url, tmp, sha256=sha256, progress=True)
+    try:
+        load_model(tmp, source, model)
+    except CheckpointError as err:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"{err} (fetched from {url})") from err
+    os.replace(tmp, out)
+    log.info("saved %s", out)
+
+
+def verify_checkpoint(path, sha256: Optional[str]) -> None:
+    """A placed or downloaded checkpoint must match its configured sha256, wherever it came from."""
+    if sha256:
+        from .checkpoints import verify_sha256
+
+        verify_sha256(path, sha256)
+
+
+# ---------------------------------------------------------------- training and evaluation
+def train(source: dict, model: dict, training: dict, *, dataset: str, model_name: str, out, resume,
+          device=None) -> dict:
+    """Train one model at one ε (L2-PGD adversarial training; ε = 0 is standard training)."""
+    from .models import create_model
+    from .runtime import pick_device
+    from .training import seed_everything, train_model
+
+    settings = st.build(st.TrainSettings, training)
+    spec = model_spec(source, model)
+    train_set = open_split(source, "train", augment=settings.augment)
+    seed_everything(settings.seed)  # the initial weights depend on the model's seed only
+    net = create_model(**spec)
+    # Everything that determines the weights: a resume file of any other run is ignored.
+    identity = {"spec": spec, "source": source}
+    meta = {"dataset": dataset, "model": model_name, "eps": settings.eps,
+            **{k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in spec.items()}}
+    summary = train_model(net, train_set, settings, checkpoint_path=out, resume_path=resume, meta=meta,
+                          identity=identity, device=device or pick_device())
+    log.info("done: %s", summary["history"][-1] if summary["history"] else summary)
+    return summary
+
+
+def evaluate(checkpoint, source: dict, model: dict, evaluation: dict, *, dataset: str, model_name: str,
+             eps, out, device=None) -> dict:
+    """Clean accuracy, and adversarial accuracy at the model's ε and at every fixed attack ε."""
+    from .runtime import pick_device, write_json
+    from .training import evaluate as evaluate_model
+
+    settings = st.build(st.EvaluationSettings, evaluation)
+    eval_set = open_split(source, "eval")
+    net = load_model(checkpoint, source, model)
+    attacks = []
+    for attack_eps in settings.attack_eps(float(eps)):
+        result = evaluate_model(net, eval_set, attack_eps=attack_eps, attack_steps=settings.attack_steps,
+                                attack_step_factor=settings.attack_step_factor, batch_size=settings.batch_size,
+                                max_images=settings.max_images, device=device or pick_device())
+        log.info("attack ε=%g: clean %.4f adversarial %.4f", attack_eps, result["clean_accuracy"],
+                 result["adversarial_accuracy"])
+        attacks.append(result)
+    record = {"dataset": dataset, "model": model_name, "arch": model["arch"], "eps": float(eps),
+              "checkpoint": str(checkpoint), "n_images": attacks[0]["n_images"],
+              "clean_accuracy": attacks[0]["clean_accuracy"], "attacks": attacks}
+    write_json(record, out)
+    return record
+
+
+def accuracy_table(evaluation_files: Iterable, out) -> None:
+    from .tables import accuracy_rows, write_csv
+
+    records = []
+    for path in evaluation_files:
+        with open(path) as fh:
+            records.append(json.load(fh))
+    write_csv(accuracy_rows(records), out)
+
+
+# ---------------------------------------------------------------- inversion and activations
+def _pool_images(pool, indices) -> "torch.Tensor":
+    import torch
+
+    return torch.stack([pool[int(i)][0] for i in indices])
+
+
+def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict, dataset_settings: dict, *,
+                  dataset: str, model_name: str, eps, out, device=None) -> float:
+    """Invert the model's representation of every target from its seed; stream batches into HDF5."""
+    from tqdm import tqdm
+
+    from .h5io import atomic_h5, read_inputs, set_attrs
+    from .inversion import invert, to_uint8
+    from .runtime import pick_device
+
+    device = device or pick_device()
+    settings = st.build(st.InversionSettings, inversion)
+    batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
+    pairs = read_inputs(inputs)
+    pool = open_split(source, pairs["pool_split"])
+    net = load_model(checkpoint, source, model).to(device)
+    n = len(pairs["target_index"])
+    bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
+    with atomic_h5(out) as fh:
+        set_attrs(fh, {**_model_attrs(dataset, eps, model_name, model, checkpoint),
+                       **st.asdict(settings), "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate"})
+        images = losses = None
+        for start in range(0, n, batch_size):
+            sl = slice(start, min(n, start + batch_size))
+            targets = _pool_images(pool, pairs["target_index"][sl]).to(device)
+            seeds = _pool_images(pool, pairs["seed_index"][sl]).to(device)
+            inverted, loss = invert(net, seeds, targets, iterations=settings.iterations,
+                                    step_size=settings.step_size, momentum=settings.momentum)
+            if images is None:  # chunked, compressed, filled batch by batch
+                images = fh.create_dataset("images", shape=(n, *inverted.shape[1:]), dtype="uint8",
+                                           chunks=(min(n, 64), *inverted.shape[1:]), compression="gzip")
+                images.attrs["description"] = "inverted images, uint8 = round(255 * x)"
+                losses = fh.create_dataset("loss", shape=(n,), dtype="float32")
+                losses.attrs["description"] = ("relative feature loss ||f(s') - f(x)|| / ||f(x)|| "
+                                               "of the kept (best) iterate")
+            images[sl] = to_uint8(inverted).cpu().numpy()
+            losses[sl] = loss.cpu().numpy()
+            bar.update(sl.stop - sl.start)
+            log.info("inverted %d/%d, mean relative loss so far %.4f", sl.stop, n, float(np.mean(losses[: sl.stop])))
+        for name in ("target_index", "seed_index", "target_label"):
+            fh[name] = pairs[name]
+        mean_loss = float(np.mean(losses[()]))
+    log.info("mean relative loss %.4f", mean_loss)
+    return mean_loss
+
+
+def _inverted_batches(path, labels, targets, batch_size):
+    from .h5io import open_h5
+    from .inversion import from_uint8
+
+    n = len(targets)
+    with open_h5(path) as fh:
+        if "images" not in fh or fh["images"].shape[0] != n:
+            raise ValueError(f"{path}: expected {n} inverted images")
+        for start in range(0, n, batch_size):
+            pos = np.arange(start, min(n, start + batch_size))
+            yield pos, from_uint8(fh["images"][start:pos[-1] + 1]), labels[pos], targets[pos]
+
+
+def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_settings: dict, *,
+                        dataset: str, model_name: str, eps, input_set: str, out, images=None, device=None) -> None:
+    """Representations and logits of one model on one input set (regular, or another model's inversions)."""
+    from .data import iter_images
+    from .extract import write_activations
+    from .h5io import read_inputs
+    from .runtime import pick_device
+
+    batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
+    pairs = read_inputs(inputs)
+    targets, labels = pairs["target_index"], pairs["target_label"]
+    net = load_model(checkpoint, source, model)
+    if input_set == "regular":
+        pool = open_split(source, pairs["pool_split"])
+        batches = ((pos, x, y, targets[pos]) for pos, x, y in iter_images(pool, targets, batch_size))
+    else:
+        batches = _inverted_batches(images, labels, targets, batch_size)
+    attrs = {**_model_attrs(dataset, eps, model_name, model, checkpoint), "inputs": input_set,
+             "labels": "true class of the target image",
+             "index": f"index of the target in the {pairs['pool_split']} split"}
+    write_activations(net, batches, out, n=len(targets), attrs=attrs, device=device or pick_device())
+    log.info("%d inputs of %s", len(targets), input_set)
+
+
+def build_knn_graph(activations, k: int, out, device=None) -> None:
+    """Per-model precomputation (netrep style): one top-k search serves every Jaccard k of every pair."""
+    import torch
+
+    from .h5io import atomic_h5, read_activations
+    from .runtime import pick_device
+    from .similarity import knn_graph
+
+    reps = read_activations(activations)["representations"]
+    if k >= len(reps):
+        raise ValueError(f"kNN k={k} needs more than {len(reps)} inputs ({activations})")
+    graph = knn_graph(torch.from_numpy(reps).to(device or pick_device()), k)
+    with atomic_h5(out) as fh:
+        fh["knn"] = graph
+        fh.attrs.update({"k": k, "metric": "cosine of column-centred representations, self excluded",
+                         "order": "most similar first", "activations": str(activations)})
+    log.info("%d inputs, representation width %d, kNN k=%d", len(reps), reps.shape[1], k)
+
+
+def extract_train_features(checkpoint, source: dict, model: dict, dataset_settings: dict, *, dataset: str,
+                           model_name: str, eps, out, device=None) -> None:
+    """Frozen features of one model on the training split (inputs of the linear probes)."""
+    from .data import iter_images
+    from .extract import write_activations
+    from .runtime import pick_device
+
+    batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
+    train = open_split(source, "train")  # no augmentation: the probe sees fixed features
+    index = np.arange(len(train))
+    net = load_model(checkpoint, source, model)
+    batches = ((pos, x, y, index[pos]) for pos, x, y in iter_images(train, index, batch_size))
+    attrs = {**_model_attrs(dataset, eps, model_name, model, checkpoint), "inputs": "train split"}
+    write_activations(net, batches, out, n=len(index), attrs=attrs, device=device or pick_device())
+    log.info("%d training images", len(index))
+
+
+def train_probes(train_features, regular_activations, probes: dict, *, dataset: str, model_name: str, eps,
+                 out, device=None) -> list[float]:
+    """Linear probes (fresh Linear(D, C), one per seed) on frozen training features; their logits on the
+    regular comparison inputs."""
+    from .analyses import probe_logits, train_linear_probe
+    from .h5io import atomic_h5, read_activations, set_attrs
+    from .runtime import pick_device
+
+    settings = st.build(st.ProbeSettings, probes)
+    train = read_activations(train_features)
+    held_out = read_activations(regular_activations)
+    num_classes = held_out["logits"].shape[1]
+    logits, accuracies = [], []
+    for seed in range(settings.n_probes):
+        probe = train_linear_probe(train["representations"], train["labels"], num_classes, epochs=settings.epochs,
+                                   batch_size=settings.batch_size, lr=settings.lr, final_lr=settings.final_lr,
+                                   seed=seed, device=device or pick_device())
+        out_logits = probe_logits(probe, held_out["representations"])
+        logits.append(out_logits)
+        accuracies.append(float((out_logits.argmax(1) == held_out["labels"]).mean()))
+        log.info("probe seed %d: held-out accuracy %.4f", seed, accuracies[-1])
+    with atomic_h5(out) as fh:
+        set_attrs(fh, {"dataset": dataset, "eps": float(eps), "model": model_name, "optimizer": "Adam",
+                       "lr": settings.lr, "final_lr": settings.final_lr, "epochs": settings.epochs,
+                       "batch_size": settings.batch_size, "schedule": "cosine, per batch"})
+        fh["logits"] = np.stack(logits).astype(np.float32)  # n_probes x N x C on the regular inputs
+        fh["logits"].attrs["description"] = "probe logits on the regular comparison inputs, one slice per seed"
+        fh["accuracy"] = np.asarray(accuracies)
+        fh["labels"], fh["index"] = held_out["labels"], held_out["index"]
+    return accuracies

@@ -1,0 +1,190 @@
+"""Every setting of the study with its default, in one place (torch-free).
+
+One frozen dataclass per config section. The workflow resolves `config.yaml` into these objects
+(:mod:`robuniv.config`), the library's signatures take their defaults from them, and a test keeps
+the JSON schema's keys equal to their fields. Per-source training defaults (the digits demo's short
+schedule, CIFAR-10's weight decay) are overrides in :data:`SOURCE_TRAINING_DEFAULTS`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping, Optional, Tuple
+
+
+class SettingsError(ValueError):
+    """A setting is unknown or out of range; the message names it."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """L2-PGD adversarial training, Salman et al.'s ImageNet recipe (ε = 0: standard training)."""
+
+    epochs: int = 90
+    batch_size: int = 512
+    lr: float = 0.1
+    lr_step: int = 30
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    weight_decay_standard: Optional[float] = None  # weight decay of ε = 0 models (None: weight_decay)
+    eps: float = 0.0
+    attack_steps: int = 3
+    attack_step_factor: float = 2 / 3
+    seed: int = 0
+    num_workers: int = 0
+    augment: bool = True
+
+    def __post_init__(self):
+        if not self.eps >= 0:  # also rejects NaN
+            raise SettingsError(f"training eps must be a number >= 0, got {self.eps}")
+        for name in ("epochs", "batch_size", "lr_step", "attack_steps"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"training {name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def effective_weight_decay(self) -> float:
+        if self.eps == 0 and self.weight_decay_standard is not None:
+            return self.weight_decay_standard
+        return self.weight_decay
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change the weights (``num_workers`` does not)."""
+        relevant = {k: v for k, v in asdict(self).items() if k != "num_workers"}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Overrides of TrainSettings per data source: the Salman et al. recipe everywhere, a short schedule for
+# the CPU demo, 5e-4 weight decay for standard CIFAR-10 models.
+SOURCE_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "imagefolder": dict(num_workers=8),
+    "cifar10": dict(weight_decay_standard=5e-4, num_workers=4),
+    "sklearn_digits": dict(epochs=6, batch_size=128, lr_step=4, weight_decay=5e-4, num_workers=0),
+}
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Clean accuracy and accuracy under PGD-L2 (20 steps of 2.5ε/20) at the model's ε."""
+
+    attack_steps: int = 20
+    attack_step_factor: float = 2.5 / 20
+    standard_attack_eps: float = 0.25  # the attack of ε = 0 models
+    fixed_attack_eps: Tuple[float, ...] = ()  # further attacks every model gets
+    batch_size: int = 256
+    max_images: Optional[int] = None
+
+    def attack_eps(self, eps: float) -> list[float]:
+        """The attacks of a model at ``eps``: its own ε (standard models: ``standard_attack_eps``),
+        then the fixed ones, without repeats."""
+        first = float(eps) if float(eps) > 0 else self.standard_attack_eps
+        return [first] + [float(e) for e in self.fixed_attack_eps if float(e) != first]
+
+
+@dataclass(frozen=True)
+class InversionSettings:
+    """Representation inversion (Ilyas et al. 2019): normalised gradient descent with momentum."""
+
+    iterations: int = 1000
+    step_size: float = 0.125
+    momentum: float = 0.9
+
+
+@dataclass(frozen=True)
+class SimilaritySettings:
+    jaccard_k: Tuple[int, ...] = (10, 100, 500)
+    rtd_trials: int = 10
+    rtd_batch: int = 500
+    rtd_seed: int = 0
+    rtd: bool = True
+
+
+@dataclass(frozen=True)
+class SubgroupSettings:
+    """Analysis 4: measures on the inputs where a regular pair agrees / disagrees."""
+
+    eps: Optional[Tuple[float, ...]] = None  # ε levels analysed (None: all)
+    min_size: int = 20
+    k: int = 10
+    n_resamples: int = 9999
+    seed: int = 0
+    matched_draws: int = 20  # size-matched control: random agree subsets of the disagree subset's size
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Analysis 5: linear probes on frozen features."""
+
+    eps: Optional[float] = None  # ε of the probed models (None: the largest)
+    n_probes: int = 1
+    epochs: int = 30
+    batch_size: int = 1024
+    lr: float = 0.005
+    final_lr: float = 1e-6
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    formats: Tuple[str, ...] = ("png", "pdf")
+    dpi: int = 150
+    n_examples: int = 4
+    style: str = "whitegrid"
+    variants: str = "published"  # "published": debiased CKA, Procrustes nuclear norm; "equations": eq. 4/5
+    n_resamples: int = 9999  # permutation test of Spearman's ρ
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """Settings of a data set that are not a section of their own."""
+
+    n_inputs: int = 10_000
+    inputs_seed: int = 0
+    input_pool: str = "eval"  # split the comparison inputs are drawn from (ImageNet100: train)
+    batch_size: int = 256  # batch size of inversion and extraction
+
+
+SECTIONS: dict[str, type] = {
+    "training": TrainSettings,
+    "evaluation": EvaluationSettings,
+    "inversion": InversionSettings,
+    "similarity": SimilaritySettings,
+    "subgroups": SubgroupSettings,
+    "probes": ProbeSettings,
+}
+
+
+def _freeze(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def build(cls, *layers: Optional[Mapping[str, Any]], where: str = ""):
+    """``cls`` from its defaults overridden by each mapping in turn; an unknown key raises
+    :class:`SettingsError` naming ``where.key``."""
+    names = {f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if key not in names:
+                raise SettingsError(f"{where + '.' if where else ''}{key}: unknown setting; "
+                                    f"known: {', '.join(sorted(names))}")
+            values[key] = _freeze(value)
+    try:
+        return cls(**values)
+    except SettingsError as err:
+        raise SettingsError(f"{where}: {err}") from err
+
+
+def as_params(settings) -> dict:
+    """A plain dict (lists for tuples) for a rule's params: what Snakemake compares between runs."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()}
+
+
+def replace(settings, **changes):
+    return dataclasses.replace(settings, **changes)
+
+
+__all__ = ["SettingsError", "TrainSettings", "EvaluationSettings", "InversionSettings",
+           "SimilaritySettings", "SubgroupSettings", "ProbeSettings", "FigureSettings", "DatasetSettings",
+           "SOURCE_TRAINING_DEFAULTS", "SECTIONS", "build", "as_params", "replace", "field"]

@@ -1,0 +1,45 @@
+# Analysis 5 (paper figure 6): frozen training-split features of each model at the probe ε, and fresh
+# linear probes trained on them, evaluated on the regular comparison inputs.
+
+
+rule extract_train_features:
+    input:
+        checkpoint=get_checkpoint,
+        dataset=rules.prepare_dataset.output[0],
+    output:
+        PATHS["train_features"],
+    params:
+        source=get_source,
+        model=get_model,
+        dataset=get_dataset_settings,
+    log:
+        job_log("extract_train_features"),
+    conda:
+        ENV
+    threads: rule_threads("extract_train_features")
+    resources:
+        mem_mb=rule_resource("extract_train_features", "mem_mb", 16000),
+        runtime=rule_resource("extract_train_features", "runtime", 240),
+        gpu=rule_resource("extract_train_features", "gpu", 1),
+    script:
+        "../scripts/extract_train_features.py"
+
+
+rule train_probe:
+    input:
+        unpack(get_probe_inputs),
+    output:
+        PATHS["probe"],
+    params:
+        probes=get_probes,
+    log:
+        job_log("train_probe"),
+    conda:
+        ENV
+    threads: rule_threads("train_probe")
+    resources:
+        mem_mb=rule_resource("train_probe", "mem_mb", 32000),
+        runtime=rule_resource("train_probe", "runtime", 240),
+        gpu=rule_resource("train_probe", "gpu", 1),
+    script:
+        "../scripts/train_probe.py"

@@ -1,0 +1,22 @@
+# Analysis 4 (paper figure 5): the representational measures on the inputs where a regular pair agrees
+# and where it disagrees, and on size-matched random agree subsets (the control the paper lacks).
+
+
+rule compare_subgroups:
+    input:
+        unpack(get_subgroup_inputs),
+    output:
+        PATHS["subgroups"],
+    params:
+        subgroups=get_subgroups,
+        similarity=get_similarity,
+    log:
+        job_log("compare_subgroups", "{model_a}__{model_b}"),
+    conda:
+        ENV
+    threads: rule_threads("compare_subgroups")
+    resources:
+        mem_mb=rule_resource("compare_subgroups", "mem_mb", 8000),
+        runtime=rule_resource("compare_subgroups", "runtime", 60),
+    script:
+        "../scripts/compare_subgroups.py"

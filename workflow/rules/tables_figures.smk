@@ -1,0 +1,88 @@
+# Aggregations over every data set: the analysis tables (analyses 4-6) and the figures. Cheap jobs that
+# rerun when a comparison is added; they run on the submitting host (localrules in the Snakefile).
+
+
+rule analysis_tables:
+    input:
+        similarity=rules.similarity_tables.output.similarity,
+        subgroups=all_subgroups(),
+        probes=all_probes(),
+        evaluations=all_evaluations(),
+        regular=all_regular_activations(),
+        datasets=expand(PATHS["dataset"], dataset=datasets()),
+    output:
+        **tables_of("analysis_tables"),
+    params:
+        subgroups={d: subgroup_params(d) for d in datasets()},
+    log:
+        "logs/analysis_tables.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../scripts/analysis_tables.py"
+
+
+rule plot_figures:
+    input:
+        similarity=rules.similarity_tables.output.similarity,
+        spearman=rules.similarity_tables.output.spearman,
+    output:
+        **figure_outputs("plot_figures"),
+    params:
+        figures=get_figure_settings(),
+    log:
+        "logs/plot_figures.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/plot_figures.py"
+
+
+rule analysis_figures:
+    input:
+        **{name: table(name) for name in catalog.TABLES_BY_RULE["analysis_tables"]},
+    output:
+        **figure_outputs("analysis_figures"),
+    params:
+        figures=get_figure_settings(),
+    log:
+        "logs/analysis_figures.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/analysis_figures.py"
+
+
+rule figure_inversions:
+    input:
+        inputs=rules.prepare_inputs.output[0],
+        inverted=get_inverted_images,
+    output:
+        **inversion_figure_outputs(),
+    params:
+        figures=get_figure_settings(),
+        models=get_inversion_models,
+        source=get_source,
+        dataset=get_dataset_settings,
+    log:
+        "logs/{dataset}/figure_inversions_eps{eps}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/figure_inversions.py"
