@@ -233,18 +233,34 @@ def _numpy_reconstruct():
     return _reconstruct
 
 
+def _frombuffer(buf, dtype, shape, order="C", axis_order=None):
+    # What numpy's arrays reduce to under pickle protocol 5 (``numpy._core.numeric._frombuffer``).
+    if not isinstance(buf, (bytes, bytearray, memoryview, pickle.PickleBuffer)) or not isinstance(dtype, np.dtype) \
+            or dtype.hasobject or not isinstance(shape, tuple) or order not in ("C", "F", "K"):
+        raise pickle.UnpicklingError("malformed numpy buffer in a CIFAR batch")
+    array = np.frombuffer(buf, dtype=dtype)
+    if order == "K" and axis_order is not None:
+        return array.reshape(shape, order="C").transpose(axis_order)
+    return array.reshape(shape, order=order)
+
+
 class _CifarUnpickler(pickle.Unpickler):
     """Only what CIFAR's python batches hold: builtin containers, numpy arrays and dtypes.
 
     Real batches are Python 2 pickles of dicts (``data``: a uint8 numpy array via
     ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray`` and ``numpy.dtype``; ``labels``: a list of
-    ints; ``batch_label``, ``filenames``: strings). Any other global (``os.system``, ``builtins.eval``, ...)
+    ints; ``batch_label``, ``filenames``: strings). Python 3 writes bytes into protocol-2 pickles with
+    ``_codecs.encode`` (latin1 only here) and arrays into protocol-5 pickles with
+    ``numpy._core.numeric._frombuffer`` (checked: no object dtypes); both module spellings of numpy
+    (``numpy.core``, ``numpy._core``) are accepted. Any other global (``os.system``, ``builtins.eval``, ...)
     is refused before it is looked up, so a crafted file cannot run code.
     """
 
     def find_class(self, module, name):
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
             return _numpy_reconstruct()
+        if name == "_frombuffer" and module in ("numpy.core.numeric", "numpy._core.numeric"):
+            return _frombuffer
         if module == "numpy" and name == "ndarray":
             return np.ndarray
         if module == "numpy" and name == "dtype":
