@@ -25,8 +25,7 @@ def sample_pairs(labels: np.ndarray, n_inputs: int, seed: int = 0, *,
     if n_inputs > len(labels):
         raise ValueError(f"n_inputs = {n_inputs} exceeds the {len(labels)} images of {pool}: sample from "
                          f"a larger split (e.g. the train split) or lower n_inputs")
-    classes, counts = np.unique(labels, return_counts=True)
-    if len(classes) < 2:
+    if len(np.unique(labels)) < 2:
         raise ValueError(f"{pool} has a single class: no seed of a different class exists")
     rng = np.random.default_rng(seed)
     targets = np.sort(rng.choice(len(labels), size=n_inputs, replace=False))
