@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from robuniv.data import (DataError, digits_split_indices, imagenet100_classes, labels_of, load_split,
-                          source_info)
+from robuniv.data import (SOURCES, DataError, DataSource, digits_split_indices, imagenet100_classes, labels_of,
+                          load_split, open_split, register_source, source_info, source_info_of)
 
 
 def test_digits_are_sklearn_digits_in_a_fixed_stratified_split():
@@ -119,3 +119,46 @@ def test_unknown_source_and_split():
         load_split("sklearn_digits", "test")
     with pytest.raises(DataError, match="needs a 'path'"):
         load_split("cifar10", "train", {})
+
+
+def test_registry_lists_each_source_once_with_its_settings():
+    assert list(SOURCES) == ["sklearn_digits", "cifar10", "imagefolder"]
+    assert all(isinstance(src, DataSource) and src.name == name for name, src in SOURCES.items())
+    assert SOURCES["sklearn_digits"].required == ()
+    assert SOURCES["cifar10"].required == ("path",) and SOURCES["imagefolder"].required == ("path",)
+    assert dict(SOURCES["sklearn_digits"].training_defaults) == dict(
+        epochs=6, batch_size=128, lr_step=4, weight_decay=5e-4, num_workers=0)
+    assert dict(SOURCES["cifar10"].training_defaults) == dict(weight_decay_standard=5e-4, num_workers=4)
+    assert dict(SOURCES["imagefolder"].training_defaults) == dict(num_workers=8)
+    with pytest.raises(TypeError):  # read-only: a config merge cannot change the registry
+        SOURCES["cifar10"].training_defaults["num_workers"] = 0
+    with pytest.raises(ValueError, match="already registered"):
+        register_source(SOURCES["cifar10"])
+    assert source_info("cifar10") == SOURCES["cifar10"].info({})
+
+
+def test_unknown_source_lists_the_known_ones():
+    for call in (lambda: source_info("mnist"), lambda: open_split({"source": "mnist"}, "eval"),
+                 lambda: source_info_of({"source": "mnist"})):
+        with pytest.raises(ValueError, match="known: sklearn_digits, cifar10, imagefolder"):
+            call()
+    with pytest.raises(ValueError, match="'source' key"):
+        open_split({"path": "x"}, "eval")
+
+
+def test_open_split_takes_the_workflow_settings_unchanged(tmp_path):
+    arrays = write_cifar_fixture(tmp_path)
+    settings = {"source": "cifar10", "path": str(tmp_path)}
+    before = dict(settings)
+    test = open_split(settings, "eval")
+    assert settings == before
+    assert len(test) == 6 and labels_of(test).tolist() == arrays["test_batch"][1]
+    assert source_info_of(settings) == source_info("cifar10", {"path": str(tmp_path)})
+    assert settings == before
+    digits = open_split({"source": "sklearn_digits"}, "eval")
+    assert torch.equal(digits.tensors[0], load_split("sklearn_digits", "eval").tensors[0])
+
+
+def test_digits_ignore_augmentation():
+    plain, augmented = load_split("sklearn_digits", "train"), load_split("sklearn_digits", "train", augment=True)
+    assert torch.equal(plain.tensors[0], augmented.tensors[0])

@@ -1,33 +1,51 @@
 """Data sources: images in [0, 1] (float32, C x H x W, 3 channels) and integer labels.
 
-Every source has a ``train`` and an ``eval`` split:
+Every source is registered once in :data:`SOURCES` as a :class:`DataSource` (its required settings, what a
+model needs to know about it, how to load a split, and its training-setting overrides). Every source has a
+``train`` and an ``eval`` split:
+
 - ``sklearn_digits``: scikit-learn's 1,797 real 8x8 digits, a fixed stratified 80/20 split (the demo);
-- ``cifar10``: CIFAR-10 in its on-disk python format (``cifar-10-batches-py``), read directly so that
-  small fixtures in the same format work; ``download: true`` fetches it through torchvision;
+- ``cifar10``: CIFAR-10 in its on-disk python format (``cifar-10-batches-py``), read directly (with a
+  restricted unpickler: the batch files cannot run code) so that small fixtures in the same format work;
+  ``download: true`` fetches it through torchvision;
 - ``imagefolder``: ImageNet-style ``train/`` and ``val/`` class-folder trees, optionally restricted to a
-  class list (ImageNet100), with the Resize(256)/CenterCrop(224) evaluation transform.
+  class list (ImageNet100), with the Resize(256)/CenterCrop(224) evaluation transform. One class index
+  (the class list, else the train split's class folders) numbers the classes of every split.
+
+Training augmentation is the robustness library's (Salman et al.): CIFAR-10 RandomCrop(32, padding=4),
+horizontal flip, ColorJitter(.25, .25, .25), RandomRotation(2); ImageNet RandomResizedCrop(224), horizontal
+flip, ColorJitter(.1, .1, .1), Lighting(0.05) with the ImageNet PCA. The digits are never augmented.
 """
 from __future__ import annotations
 
+import functools
+import io
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-SOURCES = ("sklearn_digits", "cifar10", "imagefolder")
+from .models import IMAGENET_MEAN, IMAGENET_STD
+
 SPLITS = ("train", "eval")
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # robustness library's CIFAR constants
 CIFAR10_STD = (0.2023, 0.1994, 0.2010)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 DIGITS_MEAN = (0.3054, 0.3054, 0.3054)  # mean / std of the digits' training split, all channels equal
 DIGITS_STD = (0.3761, 0.3761, 0.3761)
+
+# The ImageNet PCA of the lighting noise (AlexNet's; the robustness library's ``IMAGENET_PCA``).
+IMAGENET_PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
+IMAGENET_PCA_EIGVEC = ((-0.5675, 0.7192, 0.4009),
+                       (-0.5808, -0.0045, -0.8140),
+                       (-0.5836, -0.6948, 0.4203))
+IMAGENET_DEFAULT_CLASSES = 1000  # only while an imagefolder tree without class list is not there yet
 
 
 @dataclass(frozen=True)
@@ -45,10 +63,109 @@ class DataError(ValueError):
     """A data set is missing or malformed; the message names the path."""
 
 
+@dataclass(frozen=True, eq=False)
+class DataSource:
+    """One data source of the registry :data:`SOURCES`.
+
+    ``info(settings)`` gives its :class:`SourceInfo`; ``load(split, settings, augment)`` a torch Dataset of
+    (image, label); ``required`` names the settings it cannot do without; ``training_defaults`` are its
+    training-setting overrides of the Salman et al. ImageNet recipe (SGD, lr 0.1 / 10 every 30 epochs,
+    90 epochs, batch 512, momentum 0.9, weight decay 1e-4, 3 PGD steps of 2ε/3).
+    """
+
+    name: str
+    info: Callable[[Mapping[str, Any]], SourceInfo]
+    load: Callable[[str, Mapping[str, Any], bool], Dataset]
+    required: tuple[str, ...] = ()
+    training_defaults: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "required", tuple(self.required))
+        object.__setattr__(self, "training_defaults", MappingProxyType(dict(self.training_defaults)))
+
+    def check_settings(self, settings: Mapping[str, Any]) -> None:
+        """DataError naming the first required setting that is missing or empty."""
+        for key in self.required:
+            if settings.get(key) in (None, ""):
+                raise DataError(f"data source {self.name!r} needs a {key!r} setting")
+
+
+SOURCES: dict[str, DataSource] = {}
+
+
+def register_source(source: DataSource) -> DataSource:
+    """Add a data source to :data:`SOURCES` (each name once)."""
+    if source.name in SOURCES:
+        raise ValueError(f"data source {source.name!r} is already registered")
+    SOURCES[source.name] = source
+    return source
+
+
+def get_source(name: str) -> DataSource:
+    """The registered source ``name``; ValueError listing the known names otherwise."""
+    try:
+        return SOURCES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown data source {name!r}; known: {', '.join(SOURCES)}") from None
+
+
 def imagenet100_classes() -> list[str]:
     """The 100 WordNet ids of ImageNet100 (Tian et al.'s CMC subset), shipped with robuniv."""
     text = resources.files("robuniv").joinpath("classlists/imagenet100.txt").read_text()
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- augmentation
+class Lighting:
+    """AlexNet-style PCA lighting noise on a C x H x W tensor, as the robustness library's ``Lighting``.
+
+    Draws ``alpha ~ N(0, alphastd)`` (3 values, torch's global generator) and adds
+    ``eigvec @ (alpha * eigval)`` to each pixel; the same arithmetic order, so the same tensors.
+    """
+
+    def __init__(self, alphastd: float, eigval=IMAGENET_PCA_EIGVAL, eigvec=IMAGENET_PCA_EIGVEC):
+        self.alphastd = alphastd
+        self.eigval = torch.as_tensor(eigval, dtype=torch.float32)
+        self.eigvec = torch.as_tensor(eigvec, dtype=torch.float32)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        if self.alphastd == 0:
+            return img
+        alpha = img.new_empty(3).normal_(0, self.alphastd)
+        rgb = (self.eigvec.type_as(img).clone()
+               .mul(alpha.view(1, 3).expand(3, 3))
+               .mul(self.eigval.type_as(img).view(1, 3).expand(3, 3))
+               .sum(1).squeeze())
+        return img.add(rgb.view(3, 1, 1).expand_as(img))
+
+    def __repr__(self):
+        return f"{type(self).__name__}(alphastd={self.alphastd})"
+
+
+def cifar_train_transform(size: int = 32):
+    """The robustness library's CIFAR training transform (``TRAIN_TRANSFORMS_DEFAULT(size)``) on PIL images."""
+    from torchvision import transforms
+
+    return transforms.Compose([transforms.RandomCrop(size, padding=4), transforms.RandomHorizontalFlip(),
+                               transforms.ColorJitter(.25, .25, .25), transforms.RandomRotation(2),
+                               transforms.ToTensor()])
+
+
+def imagenet_train_transform(size: int = 224):
+    """The robustness library's ImageNet training transform (``TRAIN_TRANSFORMS_IMAGENET``) on PIL images."""
+    from torchvision import transforms
+
+    return transforms.Compose([transforms.RandomResizedCrop(size), transforms.RandomHorizontalFlip(),
+                               transforms.ColorJitter(brightness=0.1, contrast=0.1, saturation=0.1),
+                               transforms.ToTensor(), Lighting(0.05, IMAGENET_PCA_EIGVAL, IMAGENET_PCA_EIGVEC)])
+
+
+def imagenet_eval_transform(size: int = 224, resize: int = 256):
+    """Resize(resize), CenterCrop(size), ToTensor (the robustness library's ``TEST_TRANSFORMS_IMAGENET``)."""
+    from torchvision import transforms
+
+    return transforms.Compose([transforms.Resize(resize), transforms.CenterCrop(size), transforms.ToTensor()])
 
 
 # ---------------------------------------------------------------- digits
@@ -87,20 +204,114 @@ def _digits_arrays(split: str):
     return np.ascontiguousarray(x), labels[chosen]
 
 
+def _digits_info(settings: Mapping[str, Any]) -> SourceInfo:
+    return SourceInfo(10, 8, "cifar", DIGITS_MEAN, DIGITS_STD)
+
+
+def _digits_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
+    x, y = _digits_arrays(split)  # never augmented (the demo's models were trained so)
+    return TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+
+
 # ---------------------------------------------------------------- CIFAR-10
 CIFAR_DIR = "cifar-10-batches-py"
+CIFAR_BATCH_MAX_BYTES = 1 << 30  # a real batch is 31 MB
 
 
-def _read_cifar_batch(path: Path):
+def _latin1_encode(text, encoding="latin1", errors="strict"):
+    # What protocol-2 pickles written by Python 3 use for bytes (``_codecs.encode(str, "latin1")``).
+    if not isinstance(text, str) or encoding.lower().replace("_", "-") not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode is allowed only for latin1 text, got {encoding!r}")
+    return text.encode("latin1", errors="strict")
+
+
+def _numpy_reconstruct():
     try:
-        with open(path, "rb") as fh:
-            entry = pickle.load(fh, encoding="latin1")
-        data = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-        labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
-    except (OSError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as err:
+        from numpy._core.multiarray import _reconstruct  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+def _frombuffer(buf, dtype, shape, order="C", axis_order=None):
+    # What numpy's arrays reduce to under pickle protocol 5 (``numpy._core.numeric._frombuffer``).
+    if not isinstance(buf, (bytes, bytearray, memoryview, pickle.PickleBuffer)) or not isinstance(dtype, np.dtype) \
+            or dtype.hasobject or not isinstance(shape, tuple) or order not in ("C", "F", "K"):
+        raise pickle.UnpicklingError("malformed numpy buffer in a CIFAR batch")
+    array = np.frombuffer(buf, dtype=dtype)
+    if order == "K" and axis_order is not None:
+        return array.reshape(shape, order="C").transpose(axis_order)
+    return array.reshape(shape, order=order)
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Only what CIFAR's python batches hold: builtin containers, numpy arrays and dtypes.
+
+    Real batches are Python 2 pickles of dicts (``data``: a uint8 numpy array via
+    ``numpy.core.multiarray._reconstruct``, ``numpy.ndarray`` and ``numpy.dtype``; ``labels``: a list of
+    ints; ``batch_label``, ``filenames``: strings). Python 3 writes bytes into protocol-2 pickles with
+    ``_codecs.encode`` (latin1 only here) and arrays into protocol-5 pickles with
+    ``numpy._core.numeric._frombuffer`` (checked: no object dtypes); both module spellings of numpy
+    (``numpy.core``, ``numpy._core``) are accepted. Any other global (``os.system``, ``builtins.eval``, ...)
+    is refused before it is looked up, so a crafted file cannot run code.
+    """
+
+    def find_class(self, module, name):
+        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            return _numpy_reconstruct()
+        if name == "_frombuffer" and module in ("numpy.core.numeric", "numpy._core.numeric"):
+            return _frombuffer
+        if module == "numpy" and name == "ndarray":
+            return np.ndarray
+        if module == "numpy" and name == "dtype":
+            return np.dtype
+        if module == "_codecs" and name == "encode":
+            return _latin1_encode
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed in a CIFAR batch")
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError("persistent ids are not allowed in a CIFAR batch")
+
+
+def _entry(entry: dict, key: str):
+    for k in (key, key.encode()):
+        if k in entry:
+            return entry[k]
+    return None
+
+
+def _read_cifar_batch(path: Path, num_classes: int = 10):
+    """Images (n x 3 x 32 x 32 uint8) and labels of one CIFAR python batch; DataError naming ``path``."""
+    try:
+        size = path.stat().st_size
+        if size > CIFAR_BATCH_MAX_BYTES:
+            raise DataError(f"CIFAR-10 batch {path} is {size} bytes, not a CIFAR batch")
+        raw = path.read_bytes()
+    except OSError as err:
         raise DataError(f"cannot read CIFAR-10 batch {path}: {err}") from err
-    if len(labels) != len(data):
-        raise DataError(f"CIFAR-10 batch {path}: {len(data)} images but {len(labels)} labels")
+    try:
+        entry = _CifarUnpickler(io.BytesIO(raw), encoding="latin1").load()
+    except Exception as err:  # noqa: BLE001 - anything a malformed pickle raises (MemoryError too)
+        raise DataError(f"cannot read CIFAR-10 batch {path}: {type(err).__name__}: {err}") from None
+    if not isinstance(entry, dict):
+        raise DataError(f"CIFAR-10 batch {path} holds a {type(entry).__name__}, not a dict")
+    data = _entry(entry, "data")
+    labels = _entry(entry, "labels")
+    if labels is None:
+        labels = _entry(entry, "fine_labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.size % 3072:
+        raise DataError(f"CIFAR-10 batch {path}: 'data' is not a uint8 array of 3072-byte rows")
+    if not isinstance(labels, (list, tuple, np.ndarray)):
+        raise DataError(f"CIFAR-10 batch {path}: no 'labels' list")
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise DataError(f"CIFAR-10 batch {path}: labels are not integers: {err}") from None
+    data = data.reshape(-1, 3, 32, 32)
+    if labels.ndim != 1 or len(labels) != len(data):
+        raise DataError(f"CIFAR-10 batch {path}: {len(data)} images but {labels.size} labels")
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DataError(f"CIFAR-10 batch {path}: labels outside 0..{num_classes - 1}")
     return data, labels
 
 
@@ -122,72 +333,38 @@ def _cifar_arrays(root: Path, split: str, download: bool):
 
 
 class _UInt8Images(Dataset):
-    def __init__(self, data: np.ndarray, labels: np.ndarray, augment: bool):
-        self.data, self.labels, self.augment = data, labels, augment
+    """uint8 C x H x W images; without a transform ``x / 255``, else ``transform(PIL image)``."""
+
+    def __init__(self, data: np.ndarray, labels: np.ndarray, transform=None):
+        self.data, self.labels, self.transform = data, labels, transform
 
     def __len__(self):
         return len(self.labels)
 
     def __getitem__(self, i):
-        x = torch.from_numpy(self.data[i]).float().div_(255)
-        if self.augment:  # the robustness library's CIFAR training transform (crop 4, flip)
-            x = torch.nn.functional.pad(x, (4, 4, 4, 4))
-            top, left = np.random.randint(0, 9, size=2)
-            x = x[:, top:top + 32, left:left + 32]
-            if np.random.rand() < 0.5:
-                x = x.flip(-1)
+        if self.transform is None:
+            x = torch.from_numpy(self.data[i]).float().div_(255)
+        else:  # as torchvision's CIFAR10 hands images to the robustness library's transforms
+            from PIL import Image
+
+            x = self.transform(Image.fromarray(np.ascontiguousarray(self.data[i].transpose(1, 2, 0))))
         return x, int(self.labels[i])
 
 
+def _cifar_info(settings: Mapping[str, Any]) -> SourceInfo:
+    return SourceInfo(10, 32, "cifar", CIFAR10_MEAN, CIFAR10_STD)
+
+
+def _cifar_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
+    data, labels = _cifar_arrays(Path(settings["path"]), split, bool(settings.get("download", False)))
+    return _UInt8Images(data, labels, cifar_train_transform(32) if augment else None)
+
+
 # ---------------------------------------------------------------- ImageFolder
-def _imagefolder(root: Path, split: str, classes: Sequence[str] | None, image_size: int,
-                 resize_size: int, augment: bool):
-    from torchvision import datasets, transforms
-
-    folder = root / ("train" if split == "train" else "val")
-    if not folder.is_dir():
-        raise DataError(f"image folder {folder} does not exist (expected {root}/train and {root}/val)")
-    wanted = list(classes) if classes is not None else None
-
-    class _Folder(datasets.ImageFolder):
-        def find_classes(self, directory):
-            found = sorted(e.name for e in Path(directory).iterdir() if e.is_dir())
-            names = wanted if wanted is not None else found
-            missing = sorted(set(names) - set(found))
-            if missing:
-                raise DataError(f"{directory}: class folders missing: {', '.join(missing[:5])}"
-                                + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
-            names = sorted(names)
-            return names, {c: i for i, c in enumerate(names)}
-
-    if augment:
-        tf = transforms.Compose([transforms.RandomResizedCrop(image_size), transforms.RandomHorizontalFlip(),
-                                 transforms.ColorJitter(0.1, 0.1, 0.1), transforms.ToTensor()])
-    else:
-        tf = transforms.Compose([transforms.Resize(resize_size), transforms.CenterCrop(image_size),
-                                 transforms.ToTensor()])
-    try:
-        return _Folder(str(folder), transform=tf)
-    except FileNotFoundError as err:
-        raise DataError(f"{folder}: {err}") from err
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
-# ---------------------------------------------------------------- public API
-def source_info(source: str, settings: dict | None = None) -> SourceInfo:
-    """Number of classes, image size, model variant and normalisation of a data source."""
-    settings = settings or {}
-    if source == "sklearn_digits":
-        return SourceInfo(10, 8, "cifar", DIGITS_MEAN, DIGITS_STD)
-    if source == "cifar10":
-        return SourceInfo(10, 32, "cifar", CIFAR10_MEAN, CIFAR10_STD)
-    if source == "imagefolder":
-        classes = _class_list(settings)
-        n = settings.get("num_classes") or (len(classes) if classes else 1000)
-        return SourceInfo(int(n), int(settings.get("image_size", 224)), "imagenet", IMAGENET_MEAN, IMAGENET_STD)
-    raise ValueError(f"unknown data source {source!r}; known: {', '.join(SOURCES)}")
-
-
-def _class_list(settings: dict) -> list[str] | None:
+def _class_list(settings: Mapping[str, Any]) -> list[str] | None:
     classes = settings.get("classes")
     if classes is None:
         return None
@@ -198,32 +375,188 @@ def _class_list(settings: dict) -> list[str] | None:
         if not path.is_file():
             raise DataError(f"class list file {path} does not exist")
         return [c.strip() for c in path.read_text().splitlines() if c.strip()]
-    return list(classes)
+    return [str(c) for c in classes]
 
 
-def load_split(source: str, split: str, settings: dict | None = None, *, augment: bool = False) -> Dataset:
+@functools.lru_cache(maxsize=64)
+def _scan_class_dirs(folder: str, mtime_ns: int) -> tuple[str, ...]:
+    return tuple(sorted(e.name for e in Path(folder).iterdir() if e.is_dir()))
+
+
+def _class_dirs(folder: Path) -> tuple[str, ...]:
+    """The sorted class-folder names of a split folder (cached until the folder changes)."""
+    try:
+        return _scan_class_dirs(str(folder), folder.stat().st_mtime_ns)
+    except OSError as err:
+        raise DataError(f"cannot list image folder {folder}: {err}") from err
+
+
+def _listing(names, limit: int = 5) -> str:
+    names = list(names)
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_num_classes(settings: Mapping[str, Any], index: Sequence[str], where: str) -> None:
+    n = settings.get("num_classes")
+    if n is not None and int(n) != len(index):
+        raise DataError(f"num_classes: {n} does not match the {len(index)} classes of {where}")
+
+
+def imagefolder_class_index(settings: Mapping[str, Any]) -> list[str]:
+    """The one class index of an imagefolder source: label ``i`` is class ``index[i]`` in every split.
+
+    From the class list (``classes``) if given, sorted, each of its classes required in ``train/``
+    (``val/`` may lack some: its labels still follow the index; other folders are ignored); else the
+    sorted class folders of ``train/``. DataError naming the folder and class otherwise, and when a
+    ``num_classes`` setting disagrees with the index.
+    """
+    root = Path(settings["path"])
+    train = root / "train"
+    classes = _class_list(settings)
+    if classes is not None:
+        dupes = sorted({c for c in classes if classes.count(c) > 1})
+        if dupes:
+            raise DataError(f"class list names classes twice: {_listing(dupes)}")
+        if not classes:
+            raise DataError("the class list is empty")
+    if not train.is_dir():
+        raise DataError(f"image folder {train} does not exist (expected {root}/train and {root}/val)")
+    found = _class_dirs(train)
+    if classes is None:
+        index = list(found)
+        if not index:
+            raise DataError(f"image folder {train} has no class folders")
+        where = f"{train}"
+    else:
+        index = sorted(classes)
+        missing = sorted(set(index) - set(found))
+        if missing:
+            raise DataError(f"{train}: class folders missing: {_listing(missing)}")
+        where = "the class list"
+    _check_num_classes(settings, index, where)
+    return index
+
+
+class ImageFiles(Dataset):
+    """Image files with labels from a fixed class index (``classes``, ``class_to_idx``, ``samples``, ``targets``)."""
+
+    def __init__(self, root: Path, samples: list[tuple[str, int]], classes: list[str], transform=None):
+        self.root = str(root)
+        self.samples = samples
+        self.targets = [label for _, label in samples]
+        self.classes = list(classes)
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        path, label = self.samples[i]
+        with open(path, "rb") as fh:
+            img = Image.open(fh).convert("RGB")
+        return (self.transform(img) if self.transform is not None else img), label
+
+
+def _imagefolder_info(settings: Mapping[str, Any]) -> SourceInfo:
+    size = int(settings.get("image_size", 224))
+    classes = _class_list(settings)
+    if classes is not None:
+        n = len(set(classes))
+        _check_num_classes(settings, sorted(set(classes)), "the class list")
+    elif settings.get("path") and (Path(settings["path"]) / "train").is_dir():
+        n = len(imagefolder_class_index(settings))
+    else:  # not there (yet: a dry run); loading it raises
+        n = int(settings.get("num_classes") or IMAGENET_DEFAULT_CLASSES)
+    return SourceInfo(n, size, "imagenet", IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
+    from torchvision.datasets.folder import make_dataset
+
+    root = Path(settings["path"])
+    index = imagefolder_class_index(settings)
+    folder = root / ("train" if split == "train" else "val")
+    if not folder.is_dir():
+        raise DataError(f"image folder {folder} does not exist (expected {root}/train and {root}/val)")
+    found = set(_class_dirs(folder))
+    if settings.get("classes") is None:
+        extra = sorted(found - set(index))
+        if extra:
+            raise DataError(f"{folder}: class folders not in the train split's classes: {_listing(extra)}")
+    present = {c: i for i, c in enumerate(index) if c in found}
+    if not present:
+        raise DataError(f"{folder}: none of the {len(index)} classes has a folder")
+    try:
+        samples = make_dataset(str(folder), present, extensions=IMAGE_EXTENSIONS)
+    except (FileNotFoundError, ValueError) as err:
+        raise DataError(f"{folder}: {err}") from err
+    size, resize = int(settings.get("image_size", 224)), int(settings.get("resize_size", 256))
+    tf = imagenet_train_transform(size) if augment else imagenet_eval_transform(size, resize)
+    return ImageFiles(folder, samples, index, tf)
+
+
+# ---------------------------------------------------------------- the registry
+register_source(DataSource(
+    name="sklearn_digits", info=_digits_info, load=_digits_load, required=(),
+    training_defaults=dict(epochs=6, batch_size=128, lr_step=4, weight_decay=5e-4, num_workers=0),
+    description="scikit-learn's 8x8 digits, fixed stratified 80/20 split (the demo)"))
+register_source(DataSource(
+    name="cifar10", info=_cifar_info, load=_cifar_load, required=("path",),
+    training_defaults=dict(weight_decay_standard=5e-4, num_workers=4),
+    description="CIFAR-10 python batches under <path>/cifar-10-batches-py"))
+register_source(DataSource(
+    name="imagefolder", info=_imagefolder_info, load=_imagefolder_load, required=("path",),
+    training_defaults=dict(num_workers=8),
+    description="ImageNet-style <path>/train and <path>/val class folders"))
+
+
+# ---------------------------------------------------------------- public API
+def source_info(source: str, settings: Mapping[str, Any] | None = None) -> SourceInfo:
+    """Number of classes, image size, model variant and normalisation of a data source."""
+    return get_source(source).info(dict(settings or {}))
+
+
+def load_split(source: str, split: str, settings: Mapping[str, Any] | None = None, *,
+               augment: bool = False) -> Dataset:
     """The ``split`` ("train" or "eval") of a data source as a torch Dataset of (image, label).
 
     ``settings`` holds the source's options: ``path`` (cifar10, imagefolder), ``download`` (cifar10),
-    ``classes`` (imagefolder: a list, a file, or "imagenet100"), ``image_size``/``resize_size``.
+    ``classes`` (imagefolder: a list, a file, or "imagenet100"), ``image_size``/``resize_size``,
+    ``num_classes`` (imagefolder: checked against the class index).
     ``augment`` applies the source's training augmentation (ignored by the digits).
     """
-    settings = settings or {}
+    src = get_source(source)
+    settings = dict(settings or {})
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
-    if source == "sklearn_digits":
-        x, y = _digits_arrays(split)
-        return TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
-    if source in ("cifar10", "imagefolder"):
-        if not settings.get("path"):
-            raise DataError(f"data source {source!r} needs a 'path' setting")
-        root = Path(settings["path"])
-        if source == "cifar10":
-            data, labels = _cifar_arrays(root, split, bool(settings.get("download", False)))
-            return _UInt8Images(data, labels, augment)
-        return _imagefolder(root, split, _class_list(settings), int(settings.get("image_size", 224)),
-                            int(settings.get("resize_size", 256)), augment)
-    raise ValueError(f"unknown data source {source!r}; known: {', '.join(SOURCES)}")
+    src.check_settings(settings)
+    return src.load(split, settings, bool(augment))
+
+
+def _split_settings(source_settings: Mapping[str, Any]) -> tuple[str, dict]:
+    if "source" not in source_settings:
+        raise ValueError(f"source settings need a 'source' key (one of {', '.join(SOURCES)}); "
+                         f"got keys {sorted(source_settings)}")
+    settings = {k: v for k, v in source_settings.items() if k != "source"}
+    return source_settings["source"], settings
+
+
+def open_split(source_settings: Mapping[str, Any], split: str, *, augment: bool = False) -> Dataset:
+    """:func:`load_split` from a settings mapping that includes its ``source`` key (workflow params).
+
+    The mapping is not changed.
+    """
+    source, settings = _split_settings(source_settings)
+    return load_split(source, split, settings, augment=augment)
+
+
+def source_info_of(source_settings: Mapping[str, Any]) -> SourceInfo:
+    """:func:`source_info` from a settings mapping that includes its ``source`` key (not changed)."""
+    source, settings = _split_settings(source_settings)
+    return source_info(source, settings)
 
 
 def labels_of(dataset: Dataset) -> np.ndarray:
