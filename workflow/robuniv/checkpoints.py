@@ -178,3 +178,9 @@ def download(url: str, dest, *, sha256: Optional[str] = None, timeout: float = 6
             raise DownloadError(f"download of {url}: sha256 {digest.hexdigest()} does not match "
                                 f"the configured {sha256.lower()}")
     return dest
+
+
+def verify_sha256(path, expected: str) -> None:
+    actual = file_sha256(path)
+    if actual.lower() != expected.lower():
+        raise CheckpointError(f"checkpoint {path}: sha256 {actual} differs from the configured {expected}")

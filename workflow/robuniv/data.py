@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from .models import IMAGENET_MEAN, IMAGENET_STD
+from .settings import SOURCE_TRAINING_DEFAULTS  # the per-source training overrides live with every default
 
 SPLITS = ("train", "eval")
 
@@ -501,15 +502,15 @@ def _imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) ->
 # ---------------------------------------------------------------- the registry
 register_source(DataSource(
     name="sklearn_digits", info=_digits_info, load=_digits_load, required=(),
-    training_defaults=dict(epochs=6, batch_size=128, lr_step=4, weight_decay=5e-4, num_workers=0),
+    training_defaults=SOURCE_TRAINING_DEFAULTS["sklearn_digits"],
     description="scikit-learn's 8x8 digits, fixed stratified 80/20 split (the demo)"))
 register_source(DataSource(
     name="cifar10", info=_cifar_info, load=_cifar_load, required=("path",),
-    training_defaults=dict(weight_decay_standard=5e-4, num_workers=4),
+    training_defaults=SOURCE_TRAINING_DEFAULTS["cifar10"],
     description="CIFAR-10 python batches under <path>/cifar-10-batches-py"))
 register_source(DataSource(
     name="imagefolder", info=_imagefolder_info, load=_imagefolder_load, required=("path",),
-    training_defaults=dict(num_workers=8),
+    training_defaults=SOURCE_TRAINING_DEFAULTS["imagefolder"],
     description="ImageNet-style <path>/train and <path>/val class folders"))
 
 

@@ -37,9 +37,13 @@ def model_spec(source: dict, model: dict) -> dict:
             "mean": list(info.mean), "std": list(info.std)}
 
 
-def load_model(checkpoint, source: dict, model: dict):
-    from .checkpoints import load_robustness_checkpoint
+def load_model(checkpoint, source: dict, model: dict, sha256: Optional[str] = None):
+    """The model of a checkpoint; with ``sha256`` the file is checked first, wherever it came from (a file
+    placed by hand in resources/checkpoints/ never passes through the download job)."""
+    from .checkpoints import load_robustness_checkpoint, verify_sha256
 
+    if sha256:
+        verify_sha256(checkpoint, sha256)
     return load_robustness_checkpoint(checkpoint, **model_spec(source, model))
 
 
@@ -109,14 +113,6 @@ def fetch_checkpoint(url: str, out, *, sha256: Optional[str], source: dict, mode
     log.info("saved %s", out)
 
 
-def verify_checkpoint(path, sha256: Optional[str]) -> None:
-    """A placed or downloaded checkpoint must match its configured sha256, wherever it came from."""
-    if sha256:
-        from .checkpoints import verify_sha256
-
-        verify_sha256(path, sha256)
-
-
 # ---------------------------------------------------------------- training and evaluation
 def train(source: dict, model: dict, training: dict, *, dataset: str, model_name: str, out, resume,
           device=None) -> dict:
@@ -141,14 +137,14 @@ def train(source: dict, model: dict, training: dict, *, dataset: str, model_name
 
 
 def evaluate(checkpoint, source: dict, model: dict, evaluation: dict, *, dataset: str, model_name: str,
-             eps, out, device=None) -> dict:
+             eps, out, sha256=None, device=None) -> dict:
     """Clean accuracy, and adversarial accuracy at the model's ε and at every fixed attack ε."""
     from .runtime import pick_device, write_json
     from .training import evaluate as evaluate_model
 
     settings = st.build(st.EvaluationSettings, evaluation)
     eval_set = open_split(source, "eval")
-    net = load_model(checkpoint, source, model)
+    net = load_model(checkpoint, source, model, sha256)
     attacks = []
     for attack_eps in settings.attack_eps(float(eps)):
         result = evaluate_model(net, eval_set, attack_eps=attack_eps, attack_steps=settings.attack_steps,
@@ -182,7 +178,7 @@ def _pool_images(pool, indices) -> "torch.Tensor":
 
 
 def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict, dataset_settings: dict, *,
-                  dataset: str, model_name: str, eps, out, device=None) -> float:
+                  dataset: str, model_name: str, eps, out, sha256=None, device=None) -> float:
     """Invert the model's representation of every target from its seed; stream batches into HDF5."""
     from tqdm import tqdm
 
@@ -195,7 +191,7 @@ def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict
     batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
     pairs = read_inputs(inputs)
     pool = open_split(source, pairs["pool_split"])
-    net = load_model(checkpoint, source, model).to(device)
+    net = load_model(checkpoint, source, model, sha256).to(device)
     n = len(pairs["target_index"])
     bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
     with atomic_h5(out) as fh:
@@ -240,7 +236,7 @@ def _inverted_batches(path, labels, targets, batch_size):
 
 
 def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_settings: dict, *,
-                        dataset: str, model_name: str, eps, input_set: str, out, images=None, device=None) -> None:
+                        dataset: str, model_name: str, eps, input_set: str, out, images=None, sha256=None, device=None) -> None:
     """Representations and logits of one model on one input set (regular, or another model's inversions)."""
     from .data import iter_images
     from .extract import write_activations
@@ -250,7 +246,7 @@ def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_s
     batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
     pairs = read_inputs(inputs)
     targets, labels = pairs["target_index"], pairs["target_label"]
-    net = load_model(checkpoint, source, model)
+    net = load_model(checkpoint, source, model, sha256)
     if input_set == "regular":
         pool = open_split(source, pairs["pool_split"])
         batches = ((pos, x, y, targets[pos]) for pos, x, y in iter_images(pool, targets, batch_size))
@@ -283,7 +279,7 @@ def build_knn_graph(activations, k: int, out, device=None) -> None:
 
 
 def extract_train_features(checkpoint, source: dict, model: dict, dataset_settings: dict, *, dataset: str,
-                           model_name: str, eps, out, device=None) -> None:
+                           model_name: str, eps, out, sha256=None, device=None) -> None:
     """Frozen features of one model on the training split (inputs of the linear probes)."""
     from .data import iter_images
     from .extract import write_activations
@@ -292,7 +288,7 @@ def extract_train_features(checkpoint, source: dict, model: dict, dataset_settin
     batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
     train = open_split(source, "train")  # no augmentation: the probe sees fixed features
     index = np.arange(len(train))
-    net = load_model(checkpoint, source, model)
+    net = load_model(checkpoint, source, model, sha256)
     batches = ((pos, x, y, index[pos]) for pos, x, y in iter_images(train, index, batch_size))
     attrs = {**_model_attrs(dataset, eps, model_name, model, checkpoint), "inputs": "train split"}
     write_activations(net, batches, out, n=len(index), attrs=attrs, device=device or pick_device())

@@ -373,3 +373,7 @@ def create_model(arch: str, num_classes: int, *, variant: str = "imagenet", widt
         image_size = 224 if variant == "imagenet" else 32
     net = ARCHITECTURES[arch](num_classes, width, variant, image_size)
     return Classifier(net, arch, mean, std)
+
+
+def representation_layer(arch: str) -> str:
+    return REPRESENTATION_LAYER[arch]

@@ -8,10 +8,6 @@ rule extract_activations:
         unpack(get_activation_inputs),
     output:
         PATHS["activations"],
-    params:
-        source=get_source,
-        model=get_model,
-        dataset=get_dataset_settings,
     log:
         job_log("extract_activations", "{model}/{inputs}"),
     conda:
@@ -21,6 +17,11 @@ rule extract_activations:
         mem_mb=rule_resource("extract_activations", "mem_mb", 16000),
         runtime=rule_resource("extract_activations", "runtime", 120),
         gpu=rule_resource("extract_activations", "gpu", 1),
+    params:
+        source=get_source,
+        model=get_model,
+        sha256=get_checkpoint_sha256,
+        dataset=get_dataset_settings,
     script:
         "../scripts/extract_activations.py"
 
@@ -30,8 +31,6 @@ rule build_knn_graph:
         rules.extract_activations.output[0],
     output:
         PATHS["knn"],
-    params:
-        k=get_knn_k,
     log:
         job_log("build_knn_graph", "{model}/{inputs}"),
     conda:
@@ -40,5 +39,7 @@ rule build_knn_graph:
     resources:
         mem_mb=rule_resource("build_knn_graph", "mem_mb", 8000),
         runtime=rule_resource("build_knn_graph", "runtime", 60),
+    params:
+        k=get_knn_k,
     script:
         "../scripts/build_knn_graph.py"

@@ -42,7 +42,7 @@ def path(template, **fields):
 
 class _Partial(dict):
     def __missing__(self, key):
-        return "{" + key + "}"
+        return f"{{{key}}}"
 
 
 def job_log(rule, job="{model}"):
@@ -152,8 +152,10 @@ def get_figure_settings():
 def get_checkpoint(wildcards):
     """The checkpoint of (dataset, ε, model): fetched where the config gives a URL, else trained."""
     if wildcards.eps not in rc.model_eps(config, wildcards.dataset, wildcards.model):
-        raise ValueError(f"model {wildcards.model!r} of data set {wildcards.dataset!r} does not exist at "
-                         f"ε {wildcards.eps} (datasets.{wildcards.dataset}.models.{wildcards.model}.eps)")
+        raise ValueError(
+            f"model {wildcards.model!r} of data set {wildcards.dataset!r} does not exist at "
+            f"ε {wildcards.eps} (datasets.{wildcards.dataset}.models.{wildcards.model}.eps)"
+        )
     template = "downloaded" if get_checkpoint_url(wildcards) is not None else "trained"
     return path(template, dataset=wildcards.dataset, eps=wildcards.eps, model=wildcards.model)
 
@@ -162,10 +164,12 @@ def get_activation_inputs(wildcards):
     """Checkpoint, comparison inputs, and for inverted-<source> the source model's inverted images."""
     files = {"checkpoint": get_checkpoint(wildcards), "inputs": path("inputs", dataset=wildcards.dataset)}
     if wildcards.inputs != "regular":
-        source = wildcards.inputs[len("inverted-"):]
+        source = wildcards.inputs[len("inverted-") :]
         if source not in models_at(wildcards.dataset, wildcards.eps):
-            raise ValueError(f"input set {wildcards.inputs}: no model {source!r} at ε {wildcards.eps} "
-                             f"in datasets.{wildcards.dataset}")
+            raise ValueError(
+                f"input set {wildcards.inputs}: no model {source!r} at ε {wildcards.eps} "
+                f"in datasets.{wildcards.dataset}"
+            )
         files["images"] = path("inverted", dataset=wildcards.dataset, eps=wildcards.eps, model=source)
     return files
 
@@ -174,16 +178,20 @@ def get_comparison_inputs(wildcards):
     """Activations and kNN graphs of both models: regular images, or A's inverted images for both."""
     inputs = "regular" if wildcards.kind == "regular" else f"inverted-{wildcards.model_a}"
     fields = dict(dataset=wildcards.dataset, eps=wildcards.eps, inputs=inputs)
-    return {"act_a": path("activations", model=wildcards.model_a, **fields),
-            "act_b": path("activations", model=wildcards.model_b, **fields),
-            "knn_a": path("knn", model=wildcards.model_a, **fields),
-            "knn_b": path("knn", model=wildcards.model_b, **fields)}
+    return {
+        "act_a": path("activations", model=wildcards.model_a, **fields),
+        "act_b": path("activations", model=wildcards.model_b, **fields),
+        "knn_a": path("knn", model=wildcards.model_a, **fields),
+        "knn_b": path("knn", model=wildcards.model_b, **fields),
+    }
 
 
 def get_subgroup_inputs(wildcards):
     fields = dict(dataset=wildcards.dataset, eps=wildcards.eps, inputs="regular")
-    return {"act_a": path("activations", model=wildcards.model_a, **fields),
-            "act_b": path("activations", model=wildcards.model_b, **fields)}
+    return {
+        "act_a": path("activations", model=wildcards.model_a, **fields),
+        "act_b": path("activations", model=wildcards.model_b, **fields),
+    }
 
 
 def get_probe_inputs(wildcards):
@@ -192,8 +200,10 @@ def get_probe_inputs(wildcards):
 
 
 def get_inverted_images(wildcards):
-    return [path("inverted", dataset=wildcards.dataset, eps=wildcards.eps, model=m)
-            for m in models_at(wildcards.dataset, wildcards.eps)]
+    return [
+        path("inverted", dataset=wildcards.dataset, eps=wildcards.eps, model=m)
+        for m in models_at(wildcards.dataset, wildcards.eps)
+    ]
 
 
 def get_inversion_models(wildcards):
@@ -202,8 +212,12 @@ def get_inversion_models(wildcards):
 
 # ---------------------------------------------------------------- aggregations
 def all_evaluations():
-    return [path("evaluation", dataset=d, eps=e, model=m)
-            for d in datasets() for e in eps_levels(d) for m in models_at(d, e)]
+    return [
+        path("evaluation", dataset=d, eps=e, model=m)
+        for d in datasets()
+        for e in eps_levels(d)
+        for m in models_at(d, e)
+    ]
 
 
 def all_comparisons():
@@ -211,26 +225,41 @@ def all_comparisons():
     out = []
     for d in datasets():
         for e in eps_levels(d):
-            out += [path("comparison", dataset=d, eps=e, kind="regular", model_a=a, model_b=b)
-                    for a, b in rc.pairs_at(config, d, e)]
-            out += [path("comparison", dataset=d, eps=e, kind="inverted", model_a=a, model_b=b)
-                    for a, b in rc.pairs_at(config, d, e, ordered=True)]
+            out += [
+                path("comparison", dataset=d, eps=e, kind="regular", model_a=a, model_b=b)
+                for a, b in rc.pairs_at(config, d, e)
+            ]
+            out += [
+                path("comparison", dataset=d, eps=e, kind="inverted", model_a=a, model_b=b)
+                for a, b in rc.pairs_at(config, d, e, ordered=True)
+            ]
     return out
 
 
 def all_subgroups():
-    return [path("subgroups", dataset=d, eps=e, model_a=a, model_b=b)
-            for d in datasets() for e in rc.subgroup_eps(config, d) for a, b in rc.pairs_at(config, d, e)]
+    return [
+        path("subgroups", dataset=d, eps=e, model_a=a, model_b=b)
+        for d in datasets()
+        for e in rc.subgroup_eps(config, d)
+        for a, b in rc.pairs_at(config, d, e)
+    ]
 
 
 def all_probes():
-    return [path("probe", dataset=d, eps=rc.probe_eps(config, d), model=m)
-            for d in datasets() for m in models_at(d, rc.probe_eps(config, d))]
+    return [
+        path("probe", dataset=d, eps=rc.probe_eps(config, d), model=m)
+        for d in datasets()
+        for m in models_at(d, rc.probe_eps(config, d))
+    ]
 
 
 def all_regular_activations():
-    return [path("activations", dataset=d, eps=e, model=m, inputs="regular")
-            for d in datasets() for e in eps_levels(d) for m in models_at(d, e)]
+    return [
+        path("activations", dataset=d, eps=e, model=m, inputs="regular")
+        for d in datasets()
+        for e in eps_levels(d)
+        for m in models_at(d, e)
+    ]
 
 
 def table(name):
@@ -263,8 +292,7 @@ def inversion_figure_outputs():
     for fmt in rc.figure_settings(config).formats:
         target = path("inversion_figure", fmt=fmt)
         if fmt == "png":
-            target = report(target, caption="../report/inversions.rst", category="Inversions",
-                            subcategory="{dataset}")
+            target = report(target, caption="../report/inversions.rst", category="Inversions", subcategory="{dataset}")
         out[fmt] = target
     return out
 
@@ -272,10 +300,14 @@ def inversion_figure_outputs():
 def all_figures():
     formats = rc.figure_settings(config).formats
     out = [path("figure", name=name, fmt=fmt) for name in catalog.FIGURES for fmt in formats]
-    out += [path("inversion_figure", dataset=d, eps=e, fmt=fmt)
-            for d in datasets() for e in eps_levels(d) for fmt in formats]
+    out += [
+        path("inversion_figure", dataset=d, eps=e, fmt=fmt)
+        for d in datasets()
+        for e in eps_levels(d)
+        for fmt in formats
+    ]
     return out
 
 
 def all_targets():
-    return [table(name) for name in catalog.TABLES] + all_figures()
+    return [*(table(name) for name in catalog.TABLES), *all_figures()]

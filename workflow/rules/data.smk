@@ -5,8 +5,6 @@
 rule prepare_dataset:
     output:
         PATHS["dataset"],
-    params:
-        source=get_source,
     log:
         "logs/{dataset}/prepare_dataset.log",
     conda:
@@ -15,6 +13,8 @@ rule prepare_dataset:
     resources:
         mem_mb=rule_resource("prepare_dataset", "mem_mb", 4000),
         runtime=rule_resource("prepare_dataset", "runtime", 60),
+    params:
+        source=get_source,
     script:
         "../scripts/prepare_dataset.py"
 
@@ -24,9 +24,6 @@ rule prepare_inputs:
         rules.prepare_dataset.output,
     output:
         PATHS["inputs"],
-    params:
-        source=get_source,
-        dataset=get_dataset_settings,
     log:
         "logs/{dataset}/prepare_inputs.log",
     conda:
@@ -35,5 +32,8 @@ rule prepare_inputs:
     resources:
         mem_mb=rule_resource("prepare_inputs", "mem_mb", 4000),
         runtime=rule_resource("prepare_inputs", "runtime", 30),
+    params:
+        source=get_source,
+        dataset=get_dataset_settings,
     script:
         "../scripts/prepare_inputs.py"

@@ -7,10 +7,6 @@ rule evaluate_model:
         dataset=rules.prepare_dataset.output[0],
     output:
         PATHS["evaluation"],
-    params:
-        source=get_source,
-        model=get_model,
-        evaluation=get_evaluation,
     log:
         job_log("evaluate_model"),
     conda:
@@ -20,6 +16,11 @@ rule evaluate_model:
         mem_mb=rule_resource("evaluate_model", "mem_mb", 16000),
         runtime=rule_resource("evaluate_model", "runtime", 240),
         gpu=rule_resource("evaluate_model", "gpu", 1),
+    params:
+        source=get_source,
+        model=get_model,
+        sha256=get_checkpoint_sha256,
+        evaluation=get_evaluation,
     script:
         "../scripts/evaluate_model.py"
 

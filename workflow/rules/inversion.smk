@@ -7,11 +7,6 @@ rule invert_images:
         inputs=rules.prepare_inputs.output[0],
     output:
         PATHS["inverted"],
-    params:
-        source=get_source,
-        model=get_model,
-        inversion=get_inversion,
-        dataset=get_dataset_settings,
     log:
         job_log("invert_images"),
     benchmark:
@@ -23,5 +18,11 @@ rule invert_images:
         mem_mb=rule_resource("invert_images", "mem_mb", 16000),
         runtime=rule_resource("invert_images", "runtime", 720),
         gpu=rule_resource("invert_images", "gpu", 1),
+    params:
+        source=get_source,
+        model=get_model,
+        sha256=get_checkpoint_sha256,
+        inversion=get_inversion,
+        dataset=get_dataset_settings,
     script:
         "../scripts/invert_images.py"

@@ -5,11 +5,6 @@
 rule download_checkpoint:
     output:
         PATHS["downloaded"],
-    params:
-        url=get_checkpoint_url,
-        sha256=get_checkpoint_sha256,
-        source=get_source,
-        model=get_model,
     log:
         job_log("download_checkpoint"),
     conda:
@@ -18,6 +13,11 @@ rule download_checkpoint:
     resources:
         mem_mb=rule_resource("download_checkpoint", "mem_mb", 8000),
         runtime=rule_resource("download_checkpoint", "runtime", 120),
+    params:
+        url=get_checkpoint_url,
+        sha256=get_checkpoint_sha256,
+        source=get_source,
+        model=get_model,
     script:
         "../scripts/download_checkpoint.py"
 
@@ -27,12 +27,6 @@ rule train_model:
         dataset=rules.prepare_dataset.output[0],
     output:
         PATHS["trained"],
-    params:
-        source=get_source,
-        model=get_model,
-        training=get_training,
-        # Per-epoch checkpoints for resuming after a kill; not an output, so Snakemake keeps it.
-        resume=PATHS["resume"],
     log:
         job_log("train_model"),
     benchmark:
@@ -44,5 +38,11 @@ rule train_model:
         mem_mb=rule_resource("train_model", "mem_mb", 32000),
         runtime=rule_resource("train_model", "runtime", 4320),
         gpu=rule_resource("train_model", "gpu", 1),
+    params:
+        source=get_source,
+        model=get_model,
+        training=get_training,
+        # Per-epoch checkpoints for resuming after a kill; not an output, so Snakemake keeps it.
+        resume=PATHS["resume"],
     script:
         "../scripts/train_model.py"

@@ -8,10 +8,6 @@ rule extract_train_features:
         dataset=rules.prepare_dataset.output[0],
     output:
         PATHS["train_features"],
-    params:
-        source=get_source,
-        model=get_model,
-        dataset=get_dataset_settings,
     log:
         job_log("extract_train_features"),
     conda:
@@ -21,6 +17,11 @@ rule extract_train_features:
         mem_mb=rule_resource("extract_train_features", "mem_mb", 16000),
         runtime=rule_resource("extract_train_features", "runtime", 240),
         gpu=rule_resource("extract_train_features", "gpu", 1),
+    params:
+        source=get_source,
+        model=get_model,
+        sha256=get_checkpoint_sha256,
+        dataset=get_dataset_settings,
     script:
         "../scripts/extract_train_features.py"
 
@@ -30,8 +31,6 @@ rule train_probe:
         unpack(get_probe_inputs),
     output:
         PATHS["probe"],
-    params:
-        probes=get_probes,
     log:
         job_log("train_probe"),
     conda:
@@ -41,5 +40,7 @@ rule train_probe:
         mem_mb=rule_resource("train_probe", "mem_mb", 32000),
         runtime=rule_resource("train_probe", "runtime", 240),
         gpu=rule_resource("train_probe", "gpu", 1),
+    params:
+        probes=get_probes,
     script:
         "../scripts/train_probe.py"

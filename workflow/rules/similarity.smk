@@ -7,8 +7,6 @@ rule compare_models:
         unpack(get_comparison_inputs),
     output:
         PATHS["comparison"],
-    params:
-        similarity=get_similarity,
     log:
         job_log("compare_models", "{kind}/{model_a}__{model_b}"),
     conda:
@@ -17,6 +15,8 @@ rule compare_models:
     resources:
         mem_mb=rule_resource("compare_models", "mem_mb", 8000),
         runtime=rule_resource("compare_models", "runtime", 60),
+    params:
+        similarity=get_similarity,
     script:
         "../scripts/compare_models.py"
 
@@ -27,8 +27,6 @@ rule similarity_tables:
     output:
         similarity=report_table("similarity"),
         spearman=report_table("spearman"),
-    params:
-        n_resamples=get_figure_settings()["n_resamples"],
     log:
         "logs/similarity_tables.log",
     conda:
@@ -37,5 +35,7 @@ rule similarity_tables:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        n_resamples=get_figure_settings()["n_resamples"],
     script:
         "../scripts/similarity_tables.py"

@@ -7,9 +7,6 @@ rule compare_subgroups:
         unpack(get_subgroup_inputs),
     output:
         PATHS["subgroups"],
-    params:
-        subgroups=get_subgroups,
-        similarity=get_similarity,
     log:
         job_log("compare_subgroups", "{model_a}__{model_b}"),
     conda:
@@ -18,5 +15,8 @@ rule compare_subgroups:
     resources:
         mem_mb=rule_resource("compare_subgroups", "mem_mb", 8000),
         runtime=rule_resource("compare_subgroups", "runtime", 60),
+    params:
+        subgroups=get_subgroups,
+        similarity=get_similarity,
     script:
         "../scripts/compare_subgroups.py"

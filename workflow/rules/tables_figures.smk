@@ -12,8 +12,6 @@ rule analysis_tables:
         datasets=expand(PATHS["dataset"], dataset=datasets()),
     output:
         **tables_of("analysis_tables"),
-    params:
-        subgroups={d: subgroup_params(d) for d in datasets()},
     log:
         "logs/analysis_tables.log",
     conda:
@@ -22,6 +20,8 @@ rule analysis_tables:
     resources:
         mem_mb=8000,
         runtime=30,
+    params:
+        subgroups={d: subgroup_params(d) for d in datasets()},
     script:
         "../scripts/analysis_tables.py"
 
@@ -32,8 +32,6 @@ rule plot_figures:
         spearman=rules.similarity_tables.output.spearman,
     output:
         **figure_outputs("plot_figures"),
-    params:
-        figures=get_figure_settings(),
     log:
         "logs/plot_figures.log",
     conda:
@@ -42,6 +40,8 @@ rule plot_figures:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        figures=get_figure_settings(),
     script:
         "../scripts/plot_figures.py"
 
@@ -51,8 +51,6 @@ rule analysis_figures:
         **{name: table(name) for name in catalog.TABLES_BY_RULE["analysis_tables"]},
     output:
         **figure_outputs("analysis_figures"),
-    params:
-        figures=get_figure_settings(),
     log:
         "logs/analysis_figures.log",
     conda:
@@ -61,6 +59,8 @@ rule analysis_figures:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        figures=get_figure_settings(),
     script:
         "../scripts/analysis_figures.py"
 
@@ -71,11 +71,6 @@ rule figure_inversions:
         inverted=get_inverted_images,
     output:
         **inversion_figure_outputs(),
-    params:
-        figures=get_figure_settings(),
-        models=get_inversion_models,
-        source=get_source,
-        dataset=get_dataset_settings,
     log:
         "logs/{dataset}/figure_inversions_eps{eps}.log",
     conda:
@@ -84,5 +79,10 @@ rule figure_inversions:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        figures=get_figure_settings(),
+        models=get_inversion_models,
+        source=get_source,
+        dataset=get_dataset_settings,
     script:
         "../scripts/figure_inversions.py"

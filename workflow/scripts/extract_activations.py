@@ -5,4 +5,5 @@ from robuniv.runtime import setup_job
 setup_job(snakemake.log[0], snakemake.threads)
 p, w, i = snakemake.params, snakemake.wildcards, snakemake.input
 jobs.extract_activations(i.checkpoint, i.inputs, p.source, p.model, p.dataset, dataset=w.dataset, model_name=w.model,
-                         eps=w.eps, input_set=w.inputs, out=snakemake.output[0], images=i.get("images"))
+                         eps=w.eps, input_set=w.inputs, out=snakemake.output[0], images=i.get("images"),
+                         sha256=p.sha256)
