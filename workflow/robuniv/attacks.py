@@ -6,6 +6,7 @@ tensor operations in the same order), so on CPU the adversarial images are bit-i
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import torch
@@ -49,8 +50,10 @@ def pgd_l2(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *
     returned, the last iterate included. The model's train/eval mode is left as the caller set it;
     the robustness library attacks in eval mode, as :func:`robuniv.training` does.
     """
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
+    if not (math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+    if not (math.isfinite(step_size) and step_size >= 0):
+        raise ValueError(f"step_size must be a finite number >= 0, got {step_size}")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     loss_fn = loss_fn or cross_entropy_loss
