@@ -110,7 +110,8 @@ def test_subgroups_on_constructed_logits():
     assert set(out.subgroup) == {"agree", "disagree", "agree_matched"}
     assert (table.loc["agree", "n_inputs"] == 45).all() and (table.loc["disagree", "n_inputs"] == 15).all()
     assert table.loc[("agree", "cka"), "value"] == pytest.approx(S.cka(reps_a[:45], reps_b[:45]))
-    assert table.loc[("agree", "cka_debiased"), "value"] == pytest.approx(S.cka(reps_a[:45], reps_b[:45], debiased=True))
+    assert table.loc[("agree", "cka_debiased"), "value"] == pytest.approx(
+        S.cka(reps_a[:45], reps_b[:45], debiased=True))
     assert table.loc[("agree", "procrustes_sim"), "value"] == pytest.approx(S.procrustes_sim(reps_a[:45], reps_b[:45]))
     assert table.loc[("agree", "jaccard@5"), "value"] == pytest.approx(S.jaccard(reps_a[:45], reps_b[:45], 5))
     assert table.loc[("agree", "rtd"), "value"] == pytest.approx(S.rtd(reps_a[:45], reps_b[:45], trials=2, batch=30))

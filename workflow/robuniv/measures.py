@@ -69,7 +69,8 @@ PROCRUSTES_DISTANCE = _register("procrustes_distance", "Procrustes distance d (�
                                 LOWER, "d = √(2 − 2·nuc), the distance inside paper eq. 5", False)
 PROCRUSTES_NUCLEAR_NORM = _register("procrustes_nuclear_norm", "ProcrustesSim, nuclear norm (↑ more similar)",
                                     REPRESENTATIONS, HIGHER,
-                                    "released code plotted the nuclear norm nuc = ‖RᵀR′‖_* (unit-norm, centred)",
+                                    "released code plotted the nuclear norm nuc = ‖RᵀR′‖_* "
+                                    "(unit-norm, centred)",
                                     True)
 RTD = _register("rtd", "RTD (↓ more similar; plotted as −RTD)", REPRESENTATIONS, LOWER,
                 "representation topology divergence (Barannikov et al. 2022), paper and released code", True)
