@@ -1,11 +1,12 @@
 import itertools
+import math
 
 import numpy as np
 import pytest
 import scipy.stats
 
-from robuniv.analyses import (agreement_mask, error_rate_limits, fort_agreement_bounds, paired_permutation_test,
-                              probe_logits, subgroup_measures, train_linear_probe)
+from robuniv.analyses import (SUBGROUP_COLUMNS, agreement_mask, error_rate_limits, fort_agreement_bounds,
+                              paired_permutation_test, probe_logits, subgroup_measures, train_linear_probe)
 from robuniv import similarity as S
 
 
@@ -19,15 +20,50 @@ def test_fort_bounds_hand_computed():
     assert fort_agreement_bounds(0.85, 0.85, 100)[1] == pytest.approx(1.0)
 
 
-def test_bounds_hold_for_simulated_classifiers():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 5, 5000)
-    for _ in range(20):
-        pred = [np.where(rng.random(5000) < acc, labels, rng.integers(0, 5, 5000)) for acc in rng.uniform(0.3, 1, 2)]
-        acc = [float((p == labels).mean()) for p in pred]
-        agree = float((pred[0] == pred[1]).mean())
-        low, high = error_rate_limits(1 - acc[0], 1 - acc[1])
-        assert low - 1e-12 <= agree <= high + 1e-12
+def simulated_pair(rng, labels, acc_best, acc_worse, copy, c):
+    """Two classifiers with clean accuracies acc_best ≥ acc_worse, errors uniform over the wrong classes.
+
+    The better one errs independently; the worse one copies the better one's predictions with
+    probability ``copy`` (Fort et al.'s upper-limit construction: its other predictions are uniformly
+    random) and otherwise predicts independently (their lower-limit construction).
+    """
+    n = len(labels)
+
+    def independent(acc):
+        wrong = (labels + rng.integers(1, c, n)) % c
+        return np.where(rng.random(n) < acc, labels, wrong)
+
+    best = independent(acc_best)
+    # Fort's upper model: replace a fraction p of the best's predictions by uniform random classes
+    p = c * (acc_best - acc_worse) / (c * acc_best - 1)
+    perturbed = np.where(rng.random(n) < p, rng.integers(0, c, n), best)
+    worse = np.where(rng.random(n) < copy, perturbed, independent(acc_worse))
+    return best, worse
+
+
+@pytest.mark.parametrize("c", [2, 5, 10])
+def test_bounds_hold_for_simulated_classifiers(c):
+    rng = np.random.default_rng(c)
+    n = 40_000
+    labels = rng.integers(0, c, n)
+    for acc_best, acc_worse in [(0.9, 0.7), (0.8, 0.6), (0.95, 0.94), (0.7, 0.55)]:  # above chance (1/C)
+        results = {}
+        for copy in (0.0, 0.5, 1.0):
+            best, worse = simulated_pair(rng, labels, acc_best, acc_worse, copy, c)
+            acc = [float((p == labels).mean()) for p in (best, worse)]
+            agree = float((best == worse).mean())
+            lower, upper = fort_agreement_bounds(acc[0], acc[1], c)
+            tolerance = 4 * math.sqrt(0.25 / n) + 0.01  # sampling error of agreement and of the accuracies
+            assert lower - tolerance <= agree <= upper + tolerance, (c, acc_best, acc_worse, copy)
+            low, high = error_rate_limits(1 - acc[0], 1 - acc[1])
+            assert low - 1e-12 <= agree <= high + 1e-12
+            results[copy] = (agree, lower, upper, tolerance)
+        # the constructions reach the limits: independent errors at the lower, copies at the upper
+        agree, lower, upper, tolerance = results[0.0]
+        assert agree == pytest.approx(lower, abs=tolerance)
+        agree, lower, upper, tolerance = results[1.0]
+        assert agree == pytest.approx(upper, abs=tolerance)
+        assert results[0.0][0] < results[0.5][0] < results[1.0][0]
 
 
 def test_error_rate_limits():
@@ -69,10 +105,71 @@ def test_subgroups_on_constructed_logits():
     reps_a, reps_b = rng.normal(size=(60, 6)), rng.normal(size=(60, 6))
     mask = np.arange(60) < 45
     out = subgroup_measures(reps_a, reps_b, mask, minimum=20, k=5, rtd_trials=2, rtd_batch=30)
-    assert out[("agree", "n_inputs")] == 45 and out[("disagree", "n_inputs")] == 15
-    assert out[("agree", "cka")] == pytest.approx(S.cka(reps_a[:45], reps_b[:45]))
-    assert out[("agree", "rtd")] == pytest.approx(S.rtd(reps_a[:45], reps_b[:45], trials=2, batch=30))
-    assert all(np.isnan(out[("disagree", m)]) for m in ("cka", "procrustes_sim", "jaccard@5", "rtd"))
+    assert list(out.columns) == SUBGROUP_COLUMNS
+    table = out.set_index(["subgroup", "measure"])
+    assert set(out.subgroup) == {"agree", "disagree", "agree_matched"}
+    assert (table.loc["agree", "n_inputs"] == 45).all() and (table.loc["disagree", "n_inputs"] == 15).all()
+    assert table.loc[("agree", "cka"), "value"] == pytest.approx(S.cka(reps_a[:45], reps_b[:45]))
+    assert table.loc[("agree", "cka_debiased"), "value"] == pytest.approx(
+        S.cka(reps_a[:45], reps_b[:45], debiased=True))
+    assert table.loc[("agree", "procrustes_sim"), "value"] == pytest.approx(S.procrustes_sim(reps_a[:45], reps_b[:45]))
+    assert table.loc[("agree", "jaccard@5"), "value"] == pytest.approx(S.jaccard(reps_a[:45], reps_b[:45], 5))
+    assert table.loc[("agree", "rtd"), "value"] == pytest.approx(S.rtd(reps_a[:45], reps_b[:45], trials=2, batch=30))
+    assert table.loc["disagree", "value"].isna().all()  # 15 < minimum
+    assert table.loc["agree_matched", "value"].isna().all()  # matched to a missing subgroup
+    assert (table.loc["agree_matched", "n_draws"] == 0).all()
+
+
+def test_matched_subgroup_is_the_mean_over_seeded_draws():
+    rng = np.random.default_rng(3)
+    reps_a, reps_b = rng.normal(size=(80, 5)), rng.normal(size=(80, 5))
+    mask = np.arange(80) < 55
+    out = subgroup_measures(reps_a, reps_b, mask, minimum=10, k=4, rtd_trials=2, rtd_batch=20, matched_draws=3,
+                            matched_seed=7).set_index(["subgroup", "measure"])
+    draws_rng = np.random.default_rng(7)
+    draws = [np.sort(draws_rng.choice(np.arange(55), size=25, replace=False)) for _ in range(3)]
+    per_draw = [S.cka(reps_a[d], reps_b[d]) for d in draws]
+    assert out.loc[("agree_matched", "cka"), "value"] == pytest.approx(np.mean(per_draw), abs=1e-12)
+    assert out.loc[("agree_matched", "cka"), "std"] == pytest.approx(np.std(per_draw, ddof=1), abs=1e-12)
+    assert out.loc[("agree_matched", "cka"), "n_inputs"] == 25 and out.loc[("agree_matched", "cka"), "n_draws"] == 3
+    # RTD: its trials are the matched draws (batch capped at the disagreeing subset's size)
+    assert out.loc[("agree_matched", "rtd"), "value"] == pytest.approx(
+        S.rtd(reps_a[:55], reps_b[:55], trials=2, batch=20))
+    again = subgroup_measures(reps_a, reps_b, mask, minimum=10, k=4, rtd_trials=2, rtd_batch=20, matched_draws=3,
+                              matched_seed=7)
+    assert again.set_index(["subgroup", "measure"]).equals(out)
+    with pytest.raises(ValueError, match="matched_draws"):
+        subgroup_measures(reps_a, reps_b, mask, minimum=10, matched_draws=0)
+
+
+def identically_distributed_pair(seed, n=1000, latent=10, dims=20):
+    """Both models: a shared Gaussian latent through a random linear map, plus unit noise; a random 90% of
+    the inputs marked as agreeing. Agreeing and disagreeing inputs are identically distributed."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, latent))
+    a = z @ rng.normal(size=(latent, dims)) + rng.normal(size=(n, dims))
+    b = z @ rng.normal(size=(latent, dims)) + rng.normal(size=(n, dims))
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.choice(n, size=int(0.9 * n), replace=False)] = True
+    return a, b, mask
+
+
+def test_size_matched_control_removes_the_subset_size_effect():
+    frames = [subgroup_measures(*identically_distributed_pair(seed), minimum=20, k=10, matched_draws=20,
+                                with_rtd=False).pivot(index="measure", columns="subgroup", values="value")
+              for seed in range(8)]
+    mean = sum(frames) / len(frames)
+    raw = (mean["agree"] - mean["disagree"]).to_dict()
+    matched = (mean["agree_matched"] - mean["disagree"]).to_dict()
+    # Measured (8 pairs, 900 vs 100 inputs): raw agree - disagree = -0.022 (cka), -0.013 (procrustes_sim),
+    # -0.142 (jaccard@10): the smaller subset scores higher. Size-matched: +0.0015, +0.0021, +0.0040.
+    assert raw["cka"] < -0.015 and abs(matched["cka"]) < 0.006
+    assert raw["procrustes_sim"] < -0.009 and abs(matched["procrustes_sim"]) < 0.005
+    assert raw["jaccard@10"] < -0.10 and abs(matched["jaccard@10"]) < 0.015
+    for name in ("cka", "procrustes_sim", "jaccard@10"):
+        assert abs(matched[name]) < 0.25 * abs(raw[name]), name
+    # debiased CKA has (almost) no size bias to begin with
+    assert abs(raw["cka_debiased"]) < 0.006
 
 
 def test_linear_probe_learns_digits_far_above_chance():

@@ -304,3 +304,68 @@ def test_jaccard_curve_equals_jaccard_per_k():
     assert list(curve) == [1, 7, 40]
     for k, value in curve.items():
         assert value == pytest.approx(ref_jaccard(a, b, k), abs=1e-12)
+
+
+# ---------------------------------------------------------------- extreme scales and bad graphs
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-8, 1e-3, 1e3, 1e8, 1e100, 1e200])
+def test_scale_invariant_measures_at_extreme_scales(scale):
+    a, b = data(13, n=80, da=12, db=9)
+    a = a + 3.0  # an offset: centring must happen before any product
+    fns = {"cka": S.cka, "cka_debiased": lambda x, y: S.cka(x, y, debiased=True),
+           "procrustes_nuclear_norm": S.procrustes_nuclear_norm, "procrustes_distance": S.procrustes_distance,
+           "jaccard@5": lambda x, y: S.jaccard(x, y, 5), "rtd": lambda x, y: S.rtd(x, y, trials=1, batch=40, n_jobs=1)}
+    together = S.compare_representations(a * scale, b, ks=(5,), rtd_trials=1, rtd_batch=40, rtd_jobs=1)
+    for name, fn in fns.items():
+        expected = fn(a, b)
+        for value in (fn(a * scale, b), fn(a * scale, b * scale), fn(a, b / scale), together[name]):
+            assert math.isfinite(value), name
+            assert value == pytest.approx(expected, rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-8, 1e8, 1e30])
+def test_float32_at_extreme_scales(scale):
+    a, b = data(14, n=60, da=8, db=8)
+    a32, b32 = (a * scale).astype(np.float32), b.astype(np.float32)
+    for fn in (S.cka, lambda x, y: S.cka(x, y, debiased=True), S.procrustes_nuclear_norm):
+        assert fn(a32, b32) == pytest.approx(fn(a, b), abs=1e-5)
+
+
+def test_constant_check_is_relative():
+    a, b = data(15, n=40)
+    for scale in (1e-150, 1e-8, 1, 1e150):
+        with pytest.raises(ValueError, match="reps_a is constant"):
+            S.cka(np.full_like(a, 7.0) * scale, b)
+    tiny = 1e-300 * a  # varies, however small: defined, and equal to the unscaled value
+    assert S.cka(tiny, b) == pytest.approx(S.cka(a, b), rel=1e-9)
+
+
+def _graphs(n=30, k=4):
+    a, b = data(16, n=n)
+    return S.knn_graph(a, k), S.knn_graph(b, k)
+
+
+@pytest.mark.parametrize("fn", [lambda ga, gb: S.jaccard_from_graphs(ga, gb),
+                                lambda ga, gb: S.jaccard_curve(ga, gb, [2, 4])])
+@pytest.mark.parametrize("corrupt,message", [
+    (lambda g: g.astype(np.float64), "must hold integer"),
+    (lambda g: np.where(np.arange(g.shape[0])[:, None] == 5, -1, g), r"outside \[0, 30\) \(first in row 5\)"),
+    (lambda g: np.where(np.arange(g.shape[0])[:, None] == 7, 30, g), r"outside \[0, 30\) \(first in row 7\)"),
+    (lambda g: np.concatenate([g[:3], np.column_stack([np.arange(3, 30), g[3:, 1:]])]), "own neighbour .*row 3"),
+    (lambda g: np.column_stack([g[:, :1], g[:, :1], g[:, 2:]]), "repeats a neighbour"),
+])
+@pytest.mark.parametrize("which", ["graph_a", "graph_b"])
+def test_bad_graphs_raise_value_error_naming_the_argument(fn, corrupt, message, which):
+    ga, gb = _graphs()
+    ga, gb = (corrupt(ga), gb) if which == "graph_a" else (ga, corrupt(gb))
+    with pytest.raises(ValueError, match=f"{which} .*{message}"):
+        fn(ga, gb)
+
+
+def test_compare_pair_adds_the_prediction_measures():
+    a, b = data(17, n=60)
+    out = S.compare_pair(a[:, :5], b[:, :5], a, b, ks=(5,), with_rtd=False)
+    assert out["agreement"] == S.agreement(a[:, :5], b[:, :5])
+    assert out["jsd_sim"] == S.jsd_sim(a[:, :5], b[:, :5])
+    assert out["cka"] == S.compare_representations(a, b, ks=(5,), with_rtd=False)["cka"]

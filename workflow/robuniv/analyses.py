@@ -7,7 +7,10 @@ import math
 from typing import Optional, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
+
+from . import measures as M
 
 
 # ---------------------------------------------------------------- agreement bounds (analysis 6)
@@ -107,31 +110,82 @@ def probe_logits(probe: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
     return probe(torch.as_tensor(np.asarray(features), dtype=torch.float32, device=weight.device)).cpu().numpy()
 
 
-def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int = 10, rtd_trials: int = 10,
-                      rtd_batch: int = 500, rtd_seed: int = 0) -> dict:
-    """CKA, ProcrustesSim, Jaccard@k and RTD computed afresh on the agreeing and the disagreeing inputs.
+AGREE, DISAGREE, AGREE_MATCHED = "agree", "disagree", "agree_matched"
+SUBGROUPS = (AGREE, DISAGREE, AGREE_MATCHED)
+SUBGROUP_COLUMNS = ["subgroup", "measure", "value", "std", "n_inputs", "n_draws"]
 
-    Returns {("agree" | "disagree", measure): value}; a subset smaller than ``minimum`` (or than k + 1)
-    gives NaN (missing) instead of a number. RTD's batch is capped at the subset's size.
+
+def subgroup_measure_names(k: int) -> list[str]:
+    """The measures of analysis 4: both CKA variants, ProcrustesSim (paper) and its nuclear norm (plotted),
+    Jaccard@k and RTD."""
+    return [M.CKA, M.CKA_DEBIASED, M.PROCRUSTES_SIM, M.PROCRUSTES_NUCLEAR_NORM, M.jaccard_name(k), M.RTD]
+
+
+def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int = 10, rtd_trials: int = 10,
+                      rtd_batch: int = 500, rtd_seed: int = 0, matched_draws: int = 20, matched_seed: int = 0,
+                      with_rtd: bool = True) -> pd.DataFrame:
+    """Representational measures computed afresh on the agreeing and the disagreeing inputs, plus a
+    size-matched control (beyond the paper).
+
+    Subgroups: ``agree`` (mask true), ``disagree`` (mask false) and ``agree_matched``: the mean over
+    ``matched_draws`` random agreeing subsets of the disagreeing subset's size (drawn with
+    ``matched_seed``), with the draws' standard deviation in ``std``. Several measures score a smaller
+    subset higher on identically distributed data (biased CKA, ProcrustesSim, Jaccard@k), so
+    agree_matched vs disagree separates agreement from subset size. RTD already draws ``rtd_batch``
+    inputs per trial; its agree_matched value is RTD on the agreeing inputs with the batch capped at the
+    disagreeing subset's size, i.e. its trials are the matched draws (``std`` is NaN there).
+
+    A subset smaller than ``minimum`` (or than k + 1, or 4) gives NaN (missing); agree_matched is missing
+    too when there are fewer agreeing than disagreeing inputs. Returns one row per (subgroup, measure)
+    with columns :data:`SUBGROUP_COLUMNS`.
     """
     from . import similarity as S
 
     reps_a, reps_b = np.asarray(reps_a), np.asarray(reps_b)
     mask = np.asarray(mask, dtype=bool)
-    if len(mask) != len(reps_a) or len(reps_a) != len(reps_b):
+    if mask.ndim != 1 or len(mask) != len(reps_a) or len(reps_a) != len(reps_b):
         raise ValueError("reps_a, reps_b and mask must have one row per input")
-    out = {}
-    for group, rows in (("agree", mask), ("disagree", ~mask)):
+    if not isinstance(matched_draws, (int, np.integer)) or matched_draws < 1:
+        raise ValueError(f"matched_draws must be a positive integer, got {matched_draws!r}")
+    names = subgroup_measure_names(k)
+    smallest = max(minimum, k + 1, 4)
+
+    def measures(rows: np.ndarray) -> dict:
         a, b = reps_a[rows], reps_b[rows]
-        n = len(a)
-        enough = n >= max(minimum, k + 1, 4)
-        values = {"cka": float("nan"), "procrustes_sim": float("nan"), f"jaccard@{k}": float("nan"),
-                  "rtd": float("nan")}
-        if enough:
-            values = {"cka": S.cka(a, b), "procrustes_sim": S.procrustes_sim(a, b),
-                      f"jaccard@{k}": S.jaccard(a, b, k=k),
-                      "rtd": S.rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed, n_jobs=1)}
-        for measure, value in values.items():
-            out[(group, measure)] = value
-        out[(group, "n_inputs")] = float(n)
-    return out
+        values = S.compare_representations(a, b, ks=(k,), with_rtd=False)
+        return {name: values[name] for name in names if name != M.RTD}
+
+    def rtd(rows: np.ndarray, batch: int) -> float:
+        if not with_rtd:
+            return float("nan")
+        return S.rtd(reps_a[rows], reps_b[rows], trials=rtd_trials, batch=min(rtd_batch, batch), seed=rtd_seed,
+                     n_jobs=1)
+
+    agree_rows, disagree_rows = np.flatnonzero(mask), np.flatnonzero(~mask)
+    n_disagree = len(disagree_rows)
+    records = []
+
+    def add(group, values: dict, stds: dict, n_inputs: int, n_draws: int):
+        for name in names:
+            draws = rtd_trials if (name == M.RTD and group == AGREE_MATCHED and n_draws) else n_draws
+            records.append({"subgroup": group, "measure": name, "value": values.get(name, float("nan")),
+                            "std": stds.get(name, float("nan")), "n_inputs": n_inputs, "n_draws": draws})
+
+    for group, rows in ((AGREE, agree_rows), (DISAGREE, disagree_rows)):
+        values = {}
+        if len(rows) >= smallest:
+            values = measures(rows) | {M.RTD: rtd(rows, len(rows))}
+        add(group, values, {}, len(rows), 1)
+
+    values, stds = {}, {}
+    if smallest <= n_disagree <= len(agree_rows):
+        rng = np.random.default_rng(matched_seed)
+        draws = [measures(np.sort(rng.choice(agree_rows, size=n_disagree, replace=False)))
+                 for _ in range(matched_draws)]
+        for name in draws[0]:
+            per_draw = np.array([d[name] for d in draws])
+            values[name] = float(per_draw.mean())
+            stds[name] = float(per_draw.std(ddof=1)) if len(per_draw) > 1 else float("nan")
+        values[M.RTD] = rtd(agree_rows, n_disagree)
+    add(AGREE_MATCHED, values, stds, n_disagree, matched_draws if values else 0)
+    return pd.DataFrame(records, columns=SUBGROUP_COLUMNS)

@@ -19,11 +19,13 @@ import numpy as np
 import torch
 
 from . import _rtd_worker
+from . import measures as M
 
 LN2 = math.log(2.0)
 
 __all__ = ["agreement", "jsd_sim", "cka", "procrustes_sim", "procrustes_distance", "procrustes_nuclear_norm",
-           "jaccard", "knn_graph", "jaccard_from_graphs", "jaccard_curve", "rtd", "rtd_cross_barcode", "compare_representations"]
+           "jaccard", "knn_graph", "jaccard_from_graphs", "jaccard_curve", "rtd", "rtd_cross_barcode", "compare_representations",
+           "compare_pair"]
 
 
 # ---------------------------------------------------------------- input checks
@@ -59,13 +61,30 @@ def _pair(a, b, names=("reps_a", "reps_b")):
     return a, b
 
 
+def _power_of_two_scale(x: torch.Tensor) -> float:
+    """2^-e with max |x| · 2^-e in [0.5, 1): an exact rescaling (no rounding) that keeps products finite."""
+    peak = float(x.abs().max())
+    if peak == 0.0 or not math.isfinite(peak):
+        return 1.0
+    exponent = math.frexp(peak)[1]
+    if x.dtype == torch.float32:  # the factor itself must be a normal float32
+        exponent = min(max(exponent, -125), 125)
+    return math.ldexp(1.0, -exponent)
+
+
 def _center(x: torch.Tensor, name: str) -> torch.Tensor:
-    """Column-centred copy in the input's dtype; the column sums accumulate in float64."""
+    """Column-centred copy in the input's dtype, rescaled by a power of two to a max |value| near 1.
+
+    Every measure that centres is invariant to scaling, and the rescaling keeps their products finite
+    for any representation scale (1e-200 .. 1e200 in float64). The column sums accumulate in float64.
+    A representation is constant when its centred values are within rounding of its magnitude.
+    """
     mean = torch.sum(x, dim=0, keepdim=True, dtype=torch.float64) / x.shape[0]
     centred = x - mean.to(x.dtype)
-    if float(centred.abs().max()) <= 1e-6 * max(1.0, float(x.abs().max())):
+    peak, spread = float(x.abs().max()), float(centred.abs().max())
+    if spread <= 64 * torch.finfo(x.dtype).eps * peak:
         raise ValueError(f"{name} is constant (zero variance): the similarity is undefined")
-    return centred
+    return centred * _power_of_two_scale(centred)
 
 
 def _sq_norm(x: torch.Tensor) -> torch.Tensor:
@@ -234,40 +253,71 @@ def knn_graph(reps, k: int, block_size: int = 4096) -> np.ndarray:
     return graph.cpu().numpy().astype(np.int64)
 
 
+def _check_graph(graph, name: str) -> np.ndarray:
+    """A kNN graph: 2-D integer array, row i holding distinct neighbour indices in [0, N), none equal to i."""
+    g = np.asarray(graph)
+    if g.ndim != 2 or g.size == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array of neighbour indices, got shape {g.shape}")
+    if g.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer neighbour indices, got dtype {g.dtype}")
+    n = g.shape[0]
+    bad = (g < 0) | (g >= n)
+    if bad.any():
+        row = int(np.nonzero(bad.any(axis=1))[0][0])
+        raise ValueError(f"{name} has neighbour indices outside [0, {n}) (first in row {row})")
+    own = g == np.arange(n)[:, None]
+    if own.any():
+        row = int(np.nonzero(own.any(axis=1))[0][0])
+        raise ValueError(f"{name} lists an input as its own neighbour (first in row {row})")
+    ordered = np.sort(g, axis=1)
+    repeated = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+    if repeated.any():
+        raise ValueError(f"{name} repeats a neighbour within a row (first in row {int(np.nonzero(repeated)[0][0])})")
+    return g
+
+
 def jaccard_from_graphs(graph_a, graph_b, k: Optional[int] = None) -> float:
     """Mean over inputs of |N_a(i) ∩ N_b(i)| / |N_a(i) ∪ N_b(i)| from two kNN graphs (rows of neighbours).
 
-    ``k`` uses only each row's first k neighbours (graphs from :func:`knn_graph` are sorted).
+    ``k`` uses only each row's first k neighbours (graphs from :func:`knn_graph` are sorted). Row i of a
+    graph must hold distinct integer indices in [0, N) other than i.
     """
     ga, gb = np.asarray(graph_a), np.asarray(graph_b)
-    for name, g in (("graph_a", ga), ("graph_b", gb)):
-        if g.ndim != 2 or g.size == 0:
-            raise ValueError(f"{name} must be a non-empty 2-D array of neighbour indices, got shape {g.shape}")
-    if ga.shape[0] != gb.shape[0]:
+    if ga.ndim == gb.ndim == 2 and ga.shape[0] != gb.shape[0]:
         raise ValueError(f"graph_a and graph_b have different numbers of rows ({ga.shape[0]} vs {gb.shape[0]})")
+    ga, gb = _check_graph(ga, "graph_a"), _check_graph(gb, "graph_b")
     if k is None:
         if ga.shape[1] != gb.shape[1]:
             raise ValueError(f"graph_a and graph_b have different k ({ga.shape[1]} vs {gb.shape[1]}); pass k")
         k = ga.shape[1]
     if k < 1 or k > min(ga.shape[1], gb.shape[1]):
         raise ValueError(f"k={k} exceeds the graphs' neighbours ({ga.shape[1]}, {gb.shape[1]})")
-    return jaccard_curve(ga, gb, [k])[k]
+    return _jaccard_curve_checked(ga, gb, [int(k)])[int(k)]
 
 
 def jaccard_curve(graph_a, graph_b, ks: Iterable[int]) -> dict:
-    """{k: Jaccard@k} for several k from two sorted kNN graphs, in one pass over the graphs."""
+    """{k: Jaccard@k} for several k from two sorted kNN graphs, in one pass over the graphs.
+
+    The graphs are checked as in :func:`jaccard_from_graphs`.
+    """
     ga, gb = np.asarray(graph_a), np.asarray(graph_b)
     ks = sorted(set(int(k) for k in ks))
     if ga.ndim != 2 or gb.ndim != 2 or ga.shape[0] != gb.shape[0]:
         raise ValueError(f"graph_a and graph_b must be 2-D with the same rows, got {ga.shape} and {gb.shape}")
+    ga, gb = _check_graph(ga, "graph_a"), _check_graph(gb, "graph_b")
     if not ks or ks[0] < 1 or ks[-1] > min(ga.shape[1], gb.shape[1]):
         raise ValueError(f"every k must be in 1..{min(ga.shape[1], gb.shape[1])}, got {ks}")
     kmax = ks[-1]
     if kmax > np.iinfo(np.int16).max:
         raise ValueError(f"k must be at most {np.iinfo(np.int16).max}, got {kmax}")
+    return _jaccard_curve_checked(ga, gb, ks)
+
+
+def _jaccard_curve_checked(ga: np.ndarray, gb: np.ndarray, ks: list) -> dict:
+    kmax = ks[-1]
     ga_t = torch.from_numpy(np.ascontiguousarray(ga[:, :kmax], dtype=np.int64))
     gb_t = torch.from_numpy(np.ascontiguousarray(gb[:, :kmax], dtype=np.int64))
-    width = int(max(ga_t.max(), gb_t.max())) + 1
+    width = ga_t.shape[0]  # indices are in [0, N)
     order = torch.arange(kmax, dtype=torch.int16)
     sums = {k: 0.0 for k in ks}
     for start in range(0, ga_t.shape[0], 1024):
@@ -291,6 +341,7 @@ def jaccard(reps_a, reps_b, k: int = 10) -> float:
 # ---------------------------------------------------------------- RTD
 def _normalised_distances(x: torch.Tensor) -> np.ndarray:
     x64 = x.to(torch.float64)
+    x64 = x64 * _power_of_two_scale(x64)  # exact; keeps squared distances finite (the quantile divides it out)
     d = torch.cdist(x64, x64).cpu().numpy()
     # cdist's Gram-matrix shortcut leaves tiny non-zeros on the diagonal; distances are exact zeros there.
     np.fill_diagonal(d, 0.0)
@@ -359,29 +410,37 @@ def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs
     """Every representational measure of one pair, sharing the centring and the cross product RᵀR'.
 
     ``graphs_a``/``graphs_b``: precomputed :func:`knn_graph` results with at least ``max(ks)`` columns.
-    Returns {measure name: value} with cka, cka_debiased, procrustes_sim, procrustes_distance,
-    procrustes_nuclear_norm, jaccard@k for each k, and rtd.
+    Returns {measure name (:mod:`robuniv.measures`): value}: both CKA variants (debiased from 4 inputs on),
+    the three Procrustes values, Jaccard@k for each k, and RTD when ``with_rtd``.
     """
     a, b = _pair(reps_a, reps_b)
     n = a.shape[0]
     x, y = _common_dtype(_center(a, "reps_a"), _center(b, "reps_b"))
     xty = x.T @ y
     xty2, xtx2, yty2 = _sq_norm(xty), _gram_sq_norm(x), _gram_sq_norm(y)
-    out = {"cka": _cka_from_products(xty2, xtx2, yty2)}
+    out = {M.CKA: _cka_from_products(xty2, xtx2, yty2)}
     if n >= 4:
-        out["cka_debiased"] = _cka_from_products(xty2, xtx2, yty2, _sq_row_norms(x), _sq_row_norms(y), n)
+        out[M.CKA_DEBIASED] = _cka_from_products(xty2, xtx2, yty2, _sq_row_norms(x), _sq_row_norms(y), n)
     # Unit Frobenius norms: ||X||² = trace(XᵀX) = sum of squared rows.
     nuc = _nuclear_from_cross(xty) / math.sqrt(float(_sq_norm(x)) * float(_sq_norm(y)))
     nuc = min(1.0, nuc)
     dist = math.sqrt(max(0.0, 2.0 - 2.0 * nuc))
-    out.update(procrustes_nuclear_norm=nuc, procrustes_distance=dist, procrustes_sim=(2.0 - dist) / 2.0)
+    out.update({M.PROCRUSTES_NUCLEAR_NORM: nuc, M.PROCRUSTES_DISTANCE: dist, M.PROCRUSTES_SIM: (2.0 - dist) / 2.0})
     ks = sorted(set(int(k) for k in ks))
     if ks:
         kmax = ks[-1]
         ga = graphs_a if graphs_a is not None else knn_graph(a, kmax)
         gb = graphs_b if graphs_b is not None else knn_graph(b, kmax)
         for k, value in jaccard_curve(ga, gb, ks).items():
-            out[f"jaccard@{k}"] = value
+            out[M.jaccard_name(k)] = value
     if with_rtd:
-        out["rtd"] = rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed, n_jobs=rtd_jobs)
+        out[M.RTD] = rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed, n_jobs=rtd_jobs)
+    return out
+
+
+def compare_pair(logits_a, logits_b, reps_a, reps_b, **representation_options) -> dict:
+    """Every measure of one model pair on one input set: agreement and JSDSim of the logits, then
+    :func:`compare_representations` of the representations (its keyword options pass through)."""
+    out = {M.AGREEMENT: agreement(logits_a, logits_b), M.JSD_SIM: jsd_sim(logits_a, logits_b)}
+    out.update(compare_representations(reps_a, reps_b, **representation_options))
     return out
