@@ -189,7 +189,7 @@ def write_activations(path, act):
 def test_analysis_tables_end_to_end(tmp_path):
     models = ["m1", "m2", "m3"]
     acts = {m: activations(i, dataset="d", model=m, eps=0.0) for i, m in enumerate(models)}
-    regular_paths, eval_paths, probe_paths, meta, rows = [], [], [], [], []
+    regular_paths, eval_paths, probe_paths, rows = [], [], [], []
     for m, act in acts.items():
         regular_paths.append(tmp_path / f"{m}.h5")
         write_activations(regular_paths[-1], act)
@@ -199,16 +199,18 @@ def test_analysis_tables_end_to_end(tmp_path):
         probe_paths.append(tmp_path / f"{m}_probe.h5")
         with h5py.File(probe_paths[-1], "w") as fh:
             fh["logits"] = np.stack([act["logits"], act["logits"][::-1]])
-        meta.append({"dataset": "d", "model": m, "eps": 0.0})
+            fh.attrs.update({"dataset": "d", "model": m, "eps": 0.0})
     for a, b in itertools.combinations(models, 2):
         rows.append(T.similarity_rows({"agreement": S.agreement(acts[a]["logits"], acts[b]["logits"])},
                                       dataset="d", eps=0.0, inputs="regular", source="", model_a=a, model_b=b))
     similarity_path = tmp_path / "similarity.csv"
     pd.concat(rows).to_csv(similarity_path, index=False)
+    dataset_json = tmp_path / "dataset.json"
+    dataset_json.write_text(json.dumps({"dataset": "d", "num_classes": 4}))
     out = T.analysis_tables(similarity_path=similarity_path, subgroup_paths=[], probe_paths=probe_paths,
-                            probe_meta=meta, eval_paths=eval_paths, regular_paths=regular_paths,
-                            subgroup_settings={"d": {"n_resamples": 99, "seed": 0}}, num_classes={"d": 4})
-    probes, bounds = out["probes"], out["bounds"]
+                            eval_paths=eval_paths, regular_paths=regular_paths, dataset_paths=[dataset_json],
+                            subgroup_settings={"d": {"n_resamples": 99, "seed": 0}})
+    probes, bounds = out["probes"], out["agreement_bounds"]
     assert list(probes.columns) == T.PROBE_COLUMNS and list(bounds.columns) == T.BOUNDS_COLUMNS
     assert len(probes[probes.kind == "probes ε=0"]) == 3 * 2 and len(probes[probes.kind == "pretrained ε=0"]) == 3
     first = probes[(probes.kind == "probes ε=0") & (probes.seed == 0)].set_index(["model_a", "model_b"])
@@ -227,10 +229,12 @@ def test_analysis_tables_of_a_one_model_data_set(tmp_path):
     write_activations(tmp_path / "m1.h5", act)
     (tmp_path / "m1.json").write_text(json.dumps({"dataset": "d", "model": "m1", "eps": 0.0, "clean_accuracy": 0.5}))
     T.similarity_table([]).to_csv(tmp_path / "similarity.csv", index=False)
+    (tmp_path / "dataset.json").write_text(json.dumps({"dataset": "d", "num_classes": 4}))
     out = T.analysis_tables(similarity_path=tmp_path / "similarity.csv", subgroup_paths=[], probe_paths=[],
-                            probe_meta=[], eval_paths=[tmp_path / "m1.json"], regular_paths=[tmp_path / "m1.h5"],
-                            subgroup_settings={"d": {"n_resamples": 99, "seed": 0}}, num_classes={"d": 4})
+                            eval_paths=[tmp_path / "m1.json"], regular_paths=[tmp_path / "m1.h5"],
+                            dataset_paths=[tmp_path / "dataset.json"],
+                            subgroup_settings={"d": {"n_resamples": 99, "seed": 0}})
     columns = {"subgroups": T.SUBGROUP_TABLE_COLUMNS, "subgroup_tests": T.SUBGROUP_TEST_COLUMNS,
-               "probes": T.PROBE_COLUMNS, "bounds": T.BOUNDS_COLUMNS}
+               "probes": T.PROBE_COLUMNS, "agreement_bounds": T.BOUNDS_COLUMNS}
     for name, frame in out.items():
         assert frame.empty and list(frame.columns) == columns[name], name

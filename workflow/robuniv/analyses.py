@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from . import measures as M
+from .settings import ProbeSettings, SimilaritySettings, SubgroupSettings
 
 
 # ---------------------------------------------------------------- agreement bounds (analysis 6)
@@ -52,7 +53,7 @@ def agreement_mask(logits_a, logits_b) -> np.ndarray:
     return la.argmax(axis=1) == lb.argmax(axis=1)
 
 
-def paired_permutation_test(x: Sequence[float], y: Sequence[float], *, n_resamples: int = 9999,
+def paired_permutation_test(x: Sequence[float], y: Sequence[float], *, n_resamples: int = SubgroupSettings.n_resamples,
                             seed: int = 0) -> dict:
     """Paired permutation test of mean(x) - mean(y) (two-sided), as
     ``scipy.stats.permutation_test((x, y), ..., permutation_type="samples")`` with the same seed."""
@@ -75,8 +76,9 @@ def paired_permutation_test(x: Sequence[float], y: Sequence[float], *, n_resampl
 
 
 # ---------------------------------------------------------------- linear probes (analysis 5)
-def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int, *, epochs: int = 30,
-                       batch_size: int = 1024, lr: float = 0.005, final_lr: float = 1e-6, seed: int = 0,
+def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int, *,
+                       epochs: int = ProbeSettings.epochs, batch_size: int = ProbeSettings.batch_size,
+                       lr: float = ProbeSettings.lr, final_lr: float = ProbeSettings.final_lr, seed: int = 0,
                        device: str | torch.device = "cpu") -> torch.nn.Linear:
     """A fresh Linear(D, C) on frozen features: Adam, cosine schedule from ``lr`` to ``final_lr`` over
     ``epochs`` (stepped per batch), cross-entropy (STUDY.md analysis 5)."""
@@ -121,9 +123,10 @@ def subgroup_measure_names(k: int) -> list[str]:
     return [M.CKA, M.CKA_DEBIASED, M.PROCRUSTES_SIM, M.PROCRUSTES_NUCLEAR_NORM, M.jaccard_name(k), M.RTD]
 
 
-def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int = 10, rtd_trials: int = 10,
-                      rtd_batch: int = 500, rtd_seed: int = 0, matched_draws: int = 20, matched_seed: int = 0,
-                      with_rtd: bool = True) -> pd.DataFrame:
+def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int = SubgroupSettings.k,
+                      rtd_trials: int = SimilaritySettings.rtd_trials, rtd_batch: int = SimilaritySettings.rtd_batch,
+                      rtd_seed: int = SimilaritySettings.rtd_seed, matched_draws: int = SubgroupSettings.matched_draws,
+                      matched_seed: int = SubgroupSettings.seed, with_rtd: bool = True) -> pd.DataFrame:
     """Representational measures computed afresh on the agreeing and the disagreeing inputs, plus a
     size-matched control (beyond the paper).
 

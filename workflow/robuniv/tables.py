@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import measures as M
+from .settings import FigureSettings, SubgroupSettings
 from .atomic import atomic_path
 
 ACCURACY_COLUMNS = ["dataset", "model", "arch", "eps", "clean_accuracy", "adversarial_accuracy",
@@ -110,7 +111,7 @@ SPEARMAN_COLUMNS = ["dataset", "inputs", "measure", "spearman_rho", "p_value", "
                     "n", "n_resamples"]
 
 
-def spearman_permutation_pvalue(x, y, *, n_resamples: int = 9999, seed: int = 0) -> float:
+def spearman_permutation_pvalue(x, y, *, n_resamples: int = FigureSettings.n_resamples, seed: int = 0) -> float:
     """Two-sided permutation p-value of Spearman's ρ(x, y): ``scipy.stats.permutation_test`` permuting the
     pairings (exact when n! ≤ n_resamples)."""
     from scipy.stats import permutation_test, rankdata
@@ -129,7 +130,8 @@ def spearman_permutation_pvalue(x, y, *, n_resamples: int = 9999, seed: int = 0)
     return float(result.pvalue)
 
 
-def spearman_table(frame: pd.DataFrame, *, n_resamples: int = 9999, seed: int = 0) -> pd.DataFrame:
+def spearman_table(frame: pd.DataFrame, *, n_resamples: int = FigureSettings.n_resamples,
+                   seed: int = 0) -> pd.DataFrame:
     """Spearman's ρ of each measure's values against ε, per data set and input kind, with its asymptotic
     p-value (``p_asymptotic``; ``p_value`` is the same number, kept for older readers), a permutation
     p-value (``p_permutation``: ``n_resamples`` seeded pairings, exact when n! ≤ n_resamples) and n."""
@@ -155,7 +157,6 @@ PAIR_COLUMNS = ["dataset", "eps", "model_a", "model_b"]
 SUBGROUP_TABLE_COLUMNS = PAIR_COLUMNS + ["subgroup", "measure", "value", "n_inputs", "std", "n_draws"]
 SUBGROUP_TEST_COLUMNS = ["dataset", "eps", "measure", "n_pairs", "mean_agree", "mean_disagree", "statistic",
                          "p_value", "n_pairs_matched", "mean_agree_matched", "statistic_matched", "p_value_matched"]
-MATCHED_DRAWS = 20  # default number of size-matched agree subsets per pair
 
 
 def pair_subgroup_table(act_a: dict, act_b: dict, *, dataset: str, eps: float, model_a: str, model_b: str,
@@ -170,8 +171,8 @@ def pair_subgroup_table(act_a: dict, act_b: dict, *, dataset: str, eps: float, m
     frame = subgroup_measures(act_a["representations"], act_b["representations"], mask,
                               minimum=subgroups["min_size"], k=subgroups["k"], rtd_trials=similarity["rtd_trials"],
                               rtd_batch=similarity["rtd_batch"], rtd_seed=similarity["rtd_seed"],
-                              matched_draws=subgroups.get("matched_draws", MATCHED_DRAWS),
-                              matched_seed=subgroups.get("seed", 0))
+                              matched_draws=subgroups.get("matched_draws", SubgroupSettings.matched_draws),
+                              matched_seed=subgroups.get("seed", SubgroupSettings.seed))
     frame = frame.assign(dataset=dataset, eps=float(eps), model_a=model_a, model_b=model_b)
     return frame[SUBGROUP_TABLE_COLUMNS]
 
@@ -218,14 +219,18 @@ def subgroup_tables(paths: Iterable, settings: Mapping[str, Mapping]) -> tuple[p
 PROBE_COLUMNS = ["dataset", "kind", "eps", "model_a", "model_b", "seed", "agreement"]
 
 
-def read_probes(paths: Sequence, meta: Sequence[Mapping]) -> dict:
-    """{dataset: {model: (probe logits n_probes × N × C, ε)}} from the probe files and their metadata."""
-    import h5py
+def read_probes(paths: Sequence) -> dict:
+    """{dataset: {model: (probe logits n_probes × N × C, ε)}} from the probe files (their attributes name
+    the data set, model and ε)."""
+    from .h5io import H5Error, open_h5
 
     probes: dict = {}
-    for info, path in zip(meta, paths):
-        with h5py.File(path, "r") as fh:
-            probes.setdefault(info["dataset"], {})[info["model"]] = (fh["logits"][()], float(info["eps"]))
+    for path in paths:
+        with open_h5(path) as fh:
+            if "logits" not in fh or not {"dataset", "model", "eps"} <= set(fh.attrs):
+                raise H5Error(f"{path}: not a probe file (needs 'logits' and the attributes dataset, model, eps)")
+            attrs = fh.attrs
+            probes.setdefault(str(attrs["dataset"]), {})[str(attrs["model"])] = (fh["logits"][()], float(attrs["eps"]))
     return probes
 
 
@@ -300,13 +305,23 @@ def agreement_bounds_table(similarity: pd.DataFrame, accuracy: Mapping, errors: 
     return pd.DataFrame(rows, columns=BOUNDS_COLUMNS)
 
 
-def analysis_tables(*, similarity_path, subgroup_paths: Sequence, probe_paths: Sequence, probe_meta: Sequence,
-                    eval_paths: Sequence, regular_paths: Sequence, subgroup_settings: Mapping,
-                    num_classes: Mapping) -> dict:
-    """Analyses 4-6 from their files: {"subgroups", "subgroup_tests", "probes", "bounds": table}."""
+def read_num_classes(dataset_paths: Sequence) -> dict:
+    """{dataset: number of classes} from the data sets' summaries (dataset.json)."""
+    out = {}
+    for path in dataset_paths:
+        with open(path) as fh:
+            summary = json.load(fh)
+        out[summary["dataset"]] = int(summary["num_classes"])
+    return out
+
+
+def analysis_tables(*, similarity_path, subgroup_paths: Sequence, probe_paths: Sequence, eval_paths: Sequence,
+                    regular_paths: Sequence, dataset_paths: Sequence, subgroup_settings: Mapping) -> dict:
+    """Analyses 4-6 from their files: {"subgroups", "subgroup_tests", "probes", "agreement_bounds": table}."""
     similarity = pd.read_csv(similarity_path, keep_default_na=False)
     subgroups, tests = subgroup_tables(subgroup_paths, subgroup_settings)
     return {"subgroups": subgroups, "subgroup_tests": tests,
-            "probes": probe_table(read_probes(probe_paths, probe_meta), similarity),
-            "bounds": agreement_bounds_table(similarity, read_accuracies(eval_paths), read_error_rates(regular_paths),
-                                             num_classes)}
+            "probes": probe_table(read_probes(probe_paths), similarity),
+            "agreement_bounds": agreement_bounds_table(similarity, read_accuracies(eval_paths),
+                                                       read_error_rates(regular_paths),
+                                                       read_num_classes(dataset_paths))}

@@ -3,9 +3,9 @@ from robuniv.runtime import setup_job
 from robuniv.tables import analysis_tables, write_csv
 
 setup_job(snakemake.log[0])
-inp, p, out = snakemake.input, snakemake.params, snakemake.output
+inp = snakemake.input
 tables = analysis_tables(similarity_path=inp.similarity, subgroup_paths=inp.subgroups, probe_paths=inp.probes,
-                         probe_meta=p.probe_meta, eval_paths=inp.evals, regular_paths=inp.regular,
-                         subgroup_settings=p.subgroups, num_classes=p.num_classes)
-for name in ("subgroups", "subgroup_tests", "probes", "bounds"):
-    write_csv(tables[name], getattr(out, name))
+                         eval_paths=inp.evaluations, regular_paths=inp.regular, dataset_paths=inp.datasets,
+                         subgroup_settings=snakemake.params.subgroups)
+for name, frame in tables.items():
+    write_csv(frame, snakemake.output[name])
