@@ -8,7 +8,7 @@ from robuniv.data import iter_images, load_split
 from robuniv.h5io import atomic_h5, read_activations, read_inputs
 from robuniv.extract import write_activations
 from robuniv.inversion import from_uint8
-from robuniv.models import REPRESENTATION_LAYER
+from robuniv.models import representation_layer
 from robuniv.runtime import pick_device, setup_job
 from robuniv.similarity import knn_graph
 
@@ -33,7 +33,7 @@ else:
     batches = inverted_batches(snakemake.input.images)
 
 attrs = {"dataset": w.dataset, "eps": float(w.eps), "model": w.model, "arch": snakemake.params.spec["arch"],
-         "layer": REPRESENTATION_LAYER[snakemake.params.spec["arch"]], "inputs": w.inputs,
+         "layer": representation_layer(snakemake.params.spec["arch"], snakemake.params.spec["variant"]), "inputs": w.inputs,
          "checkpoint": snakemake.input.checkpoint, "checkpoint_sha256": file_sha256(snakemake.input.checkpoint),
          "labels": "true class of the target image", "index": "index of the target in the evaluation split"}
 write_activations(model, batches, snakemake.output.activations, n=n, attrs=attrs, device=device)
