@@ -218,3 +218,12 @@ def test_one_class_and_numpy_numbers_are_accepted():
 
     model = create_model("resnet18", np.int64(1), variant="cifar", width=np.float32(0.125), image_size=8)
     assert model(torch.rand(2, 3, 8, 8)).shape == (2, 1)
+
+
+def test_models_module_does_not_import_torchvision():
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys, robuniv.models; assert 'torchvision' not in sys.modules, 'torchvision imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
