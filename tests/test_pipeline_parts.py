@@ -45,12 +45,12 @@ def reference_inversion(model, seeds, targets, iterations, step_size, momentum):
     out, losses = [], []
     for s, t in zip(seeds, targets):
         with torch.no_grad():
-            ft = model.features(t[None])[0]
+            ft = model.forward_features(t[None])[0]
         x, m = s.clone(), torch.zeros_like(s)
         best, best_loss = x.clone(), float("inf")
         for _ in range(iterations + 1):
             x = x.detach().requires_grad_(True)
-            loss = torch.norm(model.features(x[None])[0] - ft) / torch.norm(ft)
+            loss = torch.norm(model.forward_features(x[None])[0] - ft) / torch.norm(ft)
             if loss.item() < best_loss:
                 best, best_loss = x.detach().clone(), loss.item()
             if _ == iterations:
@@ -96,7 +96,7 @@ def test_activation_files_explain_themselves_and_round_trip(tmp_path, small_mode
     write_activations(small_model, batches, path, n=10, attrs={"model": "m", "eps": 0.5})
     data = read_activations(path)
     with torch.no_grad():
-        assert np.allclose(data["representations"], small_model.features(images).numpy(), atol=1e-6)
+        assert np.allclose(data["representations"], small_model.forward_features(images).numpy(), atol=1e-6)
         assert np.allclose(data["logits"], small_model(images).numpy(), atol=1e-6)
     assert data["index"].tolist() == list(range(100, 110))
     assert data["attrs"]["model"] == "m" and "robuniv_version" in data["attrs"]

@@ -241,6 +241,7 @@ def test_demo_analyses(finished_demo):
     assert len(bounds) == 4 * 3
     assert ((bounds.error_lower <= bounds.agreement + 1e-12) & (bounds.agreement <= bounds.error_upper + 1e-12)).all()
     tests = pd.read_csv(tables / "subgroup_tests.csv")
-    assert set(tests.measure) == {"cka", "procrustes_sim", "jaccard@10", "rtd"}
+    assert set(tests.measure) == {"cka", "cka_debiased", "procrustes_sim", "procrustes_nuclear_norm", "jaccard@10",
+                                  "rtd"}
     subgroups = pd.read_csv(tables / "subgroups.csv")
-    assert {"agree", "disagree"} <= set(subgroups.subgroup)
+    assert set(subgroups.subgroup) == {"agree", "disagree", "agree_matched"}

@@ -1,4 +1,4 @@
-"""The paper's further analyses (STUDY.md 4-6) as pure functions: agreement bounds, agree/disagree
+"""The paper's further analyses (docs/method.md, analyses 4-6) as pure functions: agreement bounds, agree/disagree
 subgroups with a paired permutation test, and linear probes on frozen features.
 """
 from __future__ import annotations
@@ -81,7 +81,7 @@ def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: in
                        lr: float = ProbeSettings.lr, final_lr: float = ProbeSettings.final_lr, seed: int = 0,
                        device: str | torch.device = "cpu") -> torch.nn.Linear:
     """A fresh Linear(D, C) on frozen features: Adam, cosine schedule from ``lr`` to ``final_lr`` over
-    ``epochs`` (stepped per batch), cross-entropy (STUDY.md analysis 5)."""
+    ``epochs`` (stepped per batch), cross-entropy (docs/method.md, analysis 5)."""
     x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if x.ndim != 2 or len(x) != len(y) or len(x) == 0:

@@ -19,8 +19,8 @@ def write_activations(model, batches: Iterable, path, *, n: int, attrs: dict, de
         labels = fh.create_dataset("labels", shape=(n,), dtype="int64")
         index = fh.create_dataset("index", shape=(n,), dtype="int64")
         for positions, images, batch_labels, batch_index in batches:
-            feats = model.features(images.to(device))
-            out = model.head(feats)
+            feats = model.forward_features(images.to(device))
+            out = model.forward_head(feats)
             if reps is None:
                 reps = fh.create_dataset("representations", shape=(n, feats.shape[1]), dtype="float32",
                                          chunks=(min(n, 1024), feats.shape[1]))

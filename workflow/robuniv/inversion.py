@@ -14,7 +14,7 @@ from .settings import InversionSettings
 
 
 def relative_feature_loss(model, images, target_features, target_norms):
-    return torch.linalg.vector_norm(model.features(images) - target_features, dim=1) / target_norms
+    return torch.linalg.vector_norm(model.forward_features(images) - target_features, dim=1) / target_norms
 
 
 def invert(model, seeds: torch.Tensor, targets: torch.Tensor, *, iterations: int = InversionSettings.iterations,
@@ -30,7 +30,7 @@ def invert(model, seeds: torch.Tensor, targets: torch.Tensor, *, iterations: int
     model.eval()
     try:
         with torch.no_grad():
-            target_features = model.features(targets)
+            target_features = model.forward_features(targets)
             target_norms = torch.linalg.vector_norm(target_features, dim=1).clamp_min(1e-12)
         x = seeds.detach().clone()
         velocity = torch.zeros_like(x)

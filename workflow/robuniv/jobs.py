@@ -40,19 +40,19 @@ def model_spec(source: dict, model: dict) -> dict:
 def load_model(checkpoint, source: dict, model: dict, sha256: Optional[str] = None):
     """The model of a checkpoint; with ``sha256`` the file is checked first, wherever it came from (a file
     placed by hand in resources/checkpoints/ never passes through the download job)."""
-    from .checkpoints import load_robustness_checkpoint, verify_sha256
+    from .checkpoints import load_robustness_checkpoint
 
-    if sha256:
-        verify_sha256(checkpoint, sha256)
-    return load_robustness_checkpoint(checkpoint, **model_spec(source, model))
+    return load_robustness_checkpoint(checkpoint, sha256=sha256, **model_spec(source, model))
 
 
-def _model_attrs(dataset: str, eps, model_name: str, model: dict, checkpoint) -> dict:
+def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: dict, checkpoint) -> dict:
     from .checkpoints import file_sha256
     from .models import representation_layer
 
+    variant = model_spec(source, model)["variant"]
     return {"dataset": dataset, "eps": float(eps), "model": model_name, "arch": model["arch"],
-            "width": float(model.get("width", 1.0)), "layer": representation_layer(model["arch"]),
+            "width": float(model.get("width", 1.0)), "variant": variant,
+            "layer": representation_layer(model["arch"], variant),
             "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint)}
 
 
@@ -195,7 +195,7 @@ def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict
     n = len(pairs["target_index"])
     bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
     with atomic_h5(out) as fh:
-        set_attrs(fh, {**_model_attrs(dataset, eps, model_name, model, checkpoint),
+        set_attrs(fh, {**_model_attrs(dataset, eps, model_name, source, model, checkpoint),
                        **st.asdict(settings), "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate"})
         images = losses = None
         for start in range(0, n, batch_size):
@@ -252,7 +252,7 @@ def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_s
         batches = ((pos, x, y, targets[pos]) for pos, x, y in iter_images(pool, targets, batch_size))
     else:
         batches = _inverted_batches(images, labels, targets, batch_size)
-    attrs = {**_model_attrs(dataset, eps, model_name, model, checkpoint), "inputs": input_set,
+    attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint), "inputs": input_set,
              "labels": "true class of the target image",
              "index": f"index of the target in the {pairs['pool_split']} split"}
     write_activations(net, batches, out, n=len(targets), attrs=attrs, device=device or pick_device())
@@ -290,7 +290,7 @@ def extract_train_features(checkpoint, source: dict, model: dict, dataset_settin
     index = np.arange(len(train))
     net = load_model(checkpoint, source, model, sha256)
     batches = ((pos, x, y, index[pos]) for pos, x, y in iter_images(train, index, batch_size))
-    attrs = {**_model_attrs(dataset, eps, model_name, model, checkpoint), "inputs": "train split"}
+    attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint), "inputs": "train split"}
     write_activations(net, batches, out, n=len(index), attrs=attrs, device=device or pick_device())
     log.info("%d training images", len(index))
 

@@ -2,7 +2,7 @@
 
 Every module that writes or reads a measure takes its name from here (``CKA``, ``jaccard_name(10)``, ...),
 so a measure's name appears in exactly one place. Each entry says what the number means: which side is
-more similar, which variant it is (paper text vs released code, STUDY.md "Comparisons"), and whether it
+more similar, which variant it is (paper text vs released code, docs/method.md, "Comparisons and measure variants"), and whether it
 is the variant the paper's figures show. Importing this module needs neither torch nor numpy.
 """
 from __future__ import annotations

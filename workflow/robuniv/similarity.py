@@ -1,4 +1,4 @@
-"""Similarity of predictions and representations (STUDY.md, "Comparisons"): arrays in, floats out.
+"""Similarity of predictions and representations (docs/method.md, "Comparisons"): arrays in, floats out.
 
 Inputs are numpy arrays or torch tensors (CPU or CUDA, float32 or float64) with one row per input.
 Heavy products run in the input's precision on its device; means, norms and sums run in float64,
