@@ -18,6 +18,9 @@ class SettingsError(ValueError):
     """A setting is unknown or out of range; the message names it."""
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """L2-PGD adversarial training, Salman et al.'s ImageNet recipe (ε = 0: standard training)."""
@@ -36,8 +39,14 @@ class TrainSettings:
     seed: int = 0
     num_workers: int = 0
     augment: bool = True
+    precision: str = "fp32"  # "bf16": autocast in the forward passes of training and its PGD
+    gpus: int = 1  # GPUs of one training job (DDP under torchrun when > 1; same global batch)
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"training precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.gpus < 1:
+            raise SettingsError(f"training gpus must be >= 1, got {self.gpus}")
         if not self.eps >= 0:  # also rejects NaN
             raise SettingsError(f"training eps must be a number >= 0, got {self.eps}")
         for name in ("epochs", "batch_size", "lr_step", "attack_steps"):
@@ -52,7 +61,7 @@ class TrainSettings:
 
     def fingerprint(self) -> str:
         """Hash of the settings that change the weights (``num_workers`` does not)."""
-        relevant = {k: v for k, v in asdict(self).items() if k != "num_workers"}
+        relevant = {k: v for k, v in asdict(self).items() if k not in ("num_workers", "gpus")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -143,6 +152,14 @@ class DatasetSettings:
     inputs_seed: int = 0
     input_pool: str = "eval"  # split the comparison inputs are drawn from (ImageNet100: train)
     batch_size: int = 256  # batch size of inversion and extraction
+    precision: str = "fp32"  # "bf16": autocast in evaluation, inversion and extraction
+    num_workers: int = 0  # DataLoader workers of evaluation, inversion and extraction
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.input_pool not in ("train", "eval"):
+            raise SettingsError(f"input_pool must be train or eval, got {self.input_pool!r}")
 
 
 SECTIONS: dict[str, type] = {

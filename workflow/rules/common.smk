@@ -115,6 +115,12 @@ def get_similarity(wildcards):
     return as_params(rc.similarity_settings(config, wildcards.dataset))
 
 
+def get_training_gpus(wildcards):
+    """GPUs of a training job: datasets.<ds>.resources.train_model.gpu, else the training setting `gpus`."""
+    gpus = rc.training_settings(config, wildcards.dataset, wildcards.model, wildcards.eps).gpus
+    return rc.rule_resource(config, wildcards.dataset, "train_model", "gpu", gpus)
+
+
 def get_knn_k(wildcards):
     return rc.knn_k(config, wildcards.dataset)
 

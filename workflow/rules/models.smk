@@ -37,7 +37,7 @@ rule train_model:
     resources:
         mem_mb=rule_resource("train_model", "mem_mb", 32000),
         runtime=rule_resource("train_model", "runtime", 4320),
-        gpu=rule_resource("train_model", "gpu", 1),
+        gpu=get_training_gpus,
     params:
         source=get_source,
         model=get_model,
