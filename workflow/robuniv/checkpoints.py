@@ -15,9 +15,11 @@ Either way the network's keys are loaded strictly, plus the normaliser if presen
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,9 +43,20 @@ class CheckpointError(ValueError):
 
 
 def atomic_save(obj, path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file.
+
+    A failed write (torch reports a full disk as ``RuntimeError: ... unexpected pos ...``, or an
+    ``OSError`` such as ENOSPC) raises :class:`CheckpointError` naming ``path``; the temporary is removed.
+    """
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+    except (OSError, RuntimeError) as err:
+        free = ""
+        with contextlib.suppress(OSError):
+            free = f" ({shutil.disk_usage(Path(path).parent).free // 2**20} MiB free there)"
+        raise CheckpointError(f"cannot write checkpoint {path}: {type(err).__name__}: {err}; the disk may be full"
+                              f"{free} or the folder not writable") from err
 
 
 def robustness_state_dict(model: Classifier) -> dict:

@@ -456,8 +456,12 @@ class ImageFiles(Dataset):
         from PIL import Image
 
         path, label = self.samples[i]
-        with open(path, "rb") as fh:
-            img = Image.open(fh).convert("RGB")
+        try:
+            with open(path, "rb") as fh:
+                img = Image.open(fh).convert("RGB")
+        except (OSError, ValueError, SyntaxError) as err:  # PIL: UnidentifiedImageError, "image file is truncated"
+            raise DataError(f"image {path}: cannot be decoded ({type(err).__name__}: {err}); replace or remove "
+                            "the file") from err
         return (self.transform(img) if self.transform is not None else img), label
 
 

@@ -62,13 +62,14 @@ def read_inputs(path) -> dict:
 
 
 def read_activations(path, *, check_finite: bool = True) -> dict:
-    """``representations`` (N×D), ``logits`` (N×C), ``labels``, ``index`` and the attributes, checked."""
+    """``representations`` (N×D), ``logits`` (N×C), ``labels``, ``index``, the attributes and the ``path``
+    (which later errors name), checked."""
     with open_h5(path) as fh:
         reps = _require(fh, path, "representations", 2)
         n = reps.shape[0]
         out = {"representations": reps[()], "logits": _require(fh, path, "logits", 2, n)[()],
                "labels": _require(fh, path, "labels", 1, n)[()], "index": _require(fh, path, "index", 1, n)[()],
-               "attrs": dict(fh.attrs)}
+               "attrs": dict(fh.attrs), "path": str(path)}
     if n == 0:
         raise H5Error(f"{path}: no rows")
     if check_finite:

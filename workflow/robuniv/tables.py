@@ -61,22 +61,35 @@ def similarity_rows(values: dict, *, dataset: str, eps: float, inputs: str, sour
     return pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
 
 
-def _check_same_inputs(act_a: dict, act_b: dict, names: Sequence[str]) -> None:
+def _names(act_a: dict, act_b: dict, names: Optional[Sequence[str]]) -> tuple:
+    """What errors call the two activation sets: ``names``, else the files they were read from."""
+    if names is not None:
+        return tuple(names)
+    return act_a.get("path", "act_a"), act_b.get("path", "act_b")
+
+
+def _check_same_inputs(act_a: dict, act_b: dict, names: Optional[Sequence[str]] = None) -> None:
+    names = _names(act_a, act_b, names)
     index_a, index_b = np.asarray(act_a["index"]), np.asarray(act_b["index"])
     if index_a.shape != index_b.shape or (index_a != index_b).any():
-        raise ValueError(f"{names[1]}: its inputs differ from {names[0]}'s (index mismatch)")
+        what = (f"{index_b.shape[0]} inputs vs {index_a.shape[0]}" if index_a.shape != index_b.shape else
+                f"first differing row {int(np.flatnonzero(index_a != index_b)[0])}")
+        raise ValueError(f"{names[1]}: its inputs differ from {names[0]}'s (index mismatch, {what}); "
+                         "rerun the jobs that made them from the same inputs.h5")
 
 
 def pair_similarity_table(act_a: dict, act_b: dict, graph_a, graph_b, *, settings: Mapping, inputs: str,
                           dataset: str, eps: float, model_a: str, model_b: str, device=None,
-                          threads: Optional[int] = None, names: Sequence[str] = ("act_a", "act_b")) -> pd.DataFrame:
+                          threads: Optional[int] = None, names: Optional[Sequence[str]] = None) -> pd.DataFrame:
     """Every measure of one model pair on one input set (activations as from ``h5io.read_activations``,
     kNN graphs as from ``h5io.read_knn``), as tidy rows. ``settings``: jaccard_k, rtd_trials, rtd_batch,
-    rtd_seed, rtd. Inverted inputs are model A's, recorded in ``source``. Errors name ``names``."""
+    rtd_seed, rtd. Inverted inputs are model A's, recorded in ``source``. Errors name ``names`` (default: the
+    files the activations were read from)."""
     import torch
 
     from .similarity import compare_pair
 
+    names = _names(act_a, act_b, names)
     _check_same_inputs(act_a, act_b, names)
     reps_a, reps_b = (torch.from_numpy(np.ascontiguousarray(x["representations"])) for x in (act_a, act_b))
     if device is not None:
@@ -166,7 +179,7 @@ def pair_subgroup_table(act_a: dict, act_b: dict, *, dataset: str, eps: float, m
     matched_draws (default 20) and seed; ``similarity``: rtd_trials, rtd_batch, rtd_seed."""
     from .analyses import agreement_mask, subgroup_measures
 
-    _check_same_inputs(act_a, act_b, ("act_a", "act_b"))
+    _check_same_inputs(act_a, act_b)  # errors name the files the activations were read from
     mask = agreement_mask(act_a["logits"], act_b["logits"])
     frame = subgroup_measures(act_a["representations"], act_b["representations"], mask,
                               minimum=subgroups["min_size"], k=subgroups["k"], rtd_trials=similarity["rtd_trials"],
@@ -225,12 +238,28 @@ def read_probes(paths: Sequence) -> dict:
     from .h5io import H5Error, open_h5
 
     probes: dict = {}
+    first: dict = {}  # per data set: (path, ε, index) of its first probe file
     for path in paths:
         with open_h5(path) as fh:
-            if "logits" not in fh or not {"dataset", "model", "eps"} <= set(fh.attrs):
-                raise H5Error(f"{path}: not a probe file (needs 'logits' and the attributes dataset, model, eps)")
-            attrs = fh.attrs
-            probes.setdefault(str(attrs["dataset"]), {})[str(attrs["model"])] = (fh["logits"][()], float(attrs["eps"]))
+            if ("logits" not in fh or fh["logits"].ndim != 3 or "index" not in fh
+                    or not {"dataset", "model", "eps"} <= set(fh.attrs)):
+                raise H5Error(f"{path}: not a probe file (needs 'logits' of n_probes x N x C, 'index' and the "
+                              "attributes dataset, model, eps; an activation file has N x C logits)")
+            dataset, model, eps = str(fh.attrs["dataset"]), str(fh.attrs["model"]), float(fh.attrs["eps"])
+            logits, index = fh["logits"][()], fh["index"][()]
+        if logits.shape[1] != len(index):
+            raise H5Error(f"{path}: 'logits' has {logits.shape[1]} inputs but 'index' {len(index)}")
+        if dataset in first:
+            path0, eps0, index0 = first[dataset]
+            if eps != eps0:
+                raise H5Error(f"{path}: probes at ε {eps:g}, but {path0} at ε {eps0:g} (same data set {dataset}); "
+                              "all probes of a data set must be at one ε")
+            if index.shape != index0.shape or (index != index0).any():
+                raise H5Error(f"{path}: its inputs differ from {path0}'s (index mismatch); rerun both probes "
+                              "on the same regular activations")
+        else:
+            first[dataset] = (path, eps, index)
+        probes.setdefault(dataset, {})[model] = (logits, eps)
     return probes
 
 

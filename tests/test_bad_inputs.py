@@ -1,0 +1,797 @@
+"""Issue 10, "nothing silently wrong": a table of bad inputs, each giving the right result or a clear error.
+
+Every row of :data:`CASES` builds its input with robuniv's own writers (checkpoints by
+``save_robustness_checkpoint``, HDF5 files by the job functions, then damaged by cutting bytes; JPEGs by
+PIL; CIFAR batches by pickle) and either asserts the error (type, and a message naming the file, key or
+model) or checks the result. ``before`` records how the case behaved before issue 10's fixes, where known.
+"""
+from __future__ import annotations
+
+import copy
+import errno
+import os
+import pickle
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from robuniv import config as rc
+from robuniv import jobs
+from robuniv.atomic import atomic_path
+from robuniv.checkpoints import (CheckpointError, DownloadError, atomic_save, download, load_robustness_checkpoint,
+                                 save_robustness_checkpoint)
+from robuniv.data import DataError, load_split
+from robuniv.h5io import H5Error, read_activations, read_inputs, read_knn
+from robuniv.models import create_model
+from robuniv.training import TrainSettings, run_fingerprint, seed_everything, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = {"source": "sklearn_digits"}
+MODEL_A = {"arch": "resnet18", "width": 0.125, "seed": 0}
+MODEL_B = {"arch": "vgg16_bn", "width": 0.125, "seed": 0}
+DS = {"n_inputs": 40, "batch_size": 16}
+
+
+# ---------------------------------------------------------------- fixtures made by robuniv's own writers
+class Files:
+    """Files every case may read (never written to: a case copies what it damages)."""
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fx")
+    f = Files()
+    f.root = root
+    f.spec = jobs.model_spec(SOURCE, MODEL_A)
+    for name, model in (("a", MODEL_A), ("b", MODEL_B)):
+        seed_everything(model["seed"])
+        net = create_model(**jobs.model_spec(SOURCE, model))
+        save_robustness_checkpoint(root / f"{name}.ckpt", net, epoch=1)
+    f.ckpt_a, f.ckpt_b = root / "a.ckpt", root / "b.ckpt"
+    f.inputs = root / "inputs.h5"
+    jobs.prepare_inputs(SOURCE, DS, "digits", f.inputs)
+    f.act = {}
+    for name, model in (("a", MODEL_A), ("b", MODEL_B)):
+        f.act[name] = root / f"act_{name}.h5"
+        jobs.extract_activations(root / f"{name}.ckpt", f.inputs, SOURCE, model, DS, dataset="digits",
+                                 model_name=name, eps=0, input_set="regular", out=f.act[name], device="cpu")
+    f.knn = root / "knn_a.h5"
+    jobs.build_knn_graph(f.act["a"], 5, f.knn, device="cpu")
+    f.inverted = root / "inverted_a.h5"
+    jobs.invert_images(f.ckpt_a, f.inputs, SOURCE, MODEL_A, {"iterations": 2}, DS, dataset="digits",
+                       model_name="a", eps=0, out=f.inverted, device="cpu")
+    f.probe = {}
+    for name, eps in (("a", 0), ("b", 0)):
+        f.probe[name] = root / f"probe_{name}.h5"
+        jobs.train_probes(f.act[name], f.act[name], {"n_probes": 2, "epochs": 1}, dataset="digits",
+                          model_name=name, eps=eps, out=f.probe[name], device="cpu")
+    return f
+
+
+def demo_config() -> dict:
+    return yaml.safe_load((ROOT / ".test" / "config.yaml").read_text())
+
+
+def truncated(src: Path, dest: Path, keep: float = 0.5) -> Path:
+    data = src.read_bytes()
+    dest.write_bytes(data[: int(len(data) * keep)])
+    return dest
+
+
+def copied(src: Path, dest: Path) -> Path:
+    shutil.copyfile(src, dest)
+    return dest
+
+
+def esc(value) -> str:
+    return re.escape(str(value))
+
+
+# ---------------------------------------------------------------- the table
+@dataclass
+class Case:
+    id: str
+    kind: str  # config, checkpoint, data, hdf5, library, faults
+    before: str  # how the case behaved before issue 10 (where known)
+    build: Callable[[Path, Any, Any], tuple]  # (tmp, fx, monkeypatch) -> (thunk, pattern or result check)
+    exc: Optional[type] = None  # None: the thunk must return and pass the check
+    xfail: Optional[str] = None
+
+
+CASES: list[Case] = []
+
+
+def case(id, kind, exc=None, before="", xfail=None):
+    def register(build):
+        CASES.append(Case(id, kind, before, build, exc, xfail))
+        return build
+    return register
+
+
+# ---- config --------------------------------------------------------------------------------------
+def _config_error(edit, *, schema: bool):
+    def build(tmp, fx, mp):
+        cfg = demo_config()
+        edit(cfg)
+        return (lambda: rc.validate(cfg, "my.yaml")) if schema else (lambda: rc.check_config(cfg))
+    return build
+
+
+def add_config_case(id, edit, pattern, *, schema, before=""):
+    build = _config_error(edit, schema=schema)
+    CASES.append(Case(id, "config", before, lambda tmp, fx, mp: (build(tmp, fx, mp), pattern), rc.ConfigError))
+
+
+def _models(cfg):
+    return cfg["datasets"]["digits"]["models"]
+
+
+add_config_case("model name with leading '_'", lambda c: _models(c).update(_resnet=MODEL_A),
+                r"^my\.yaml: datasets\.digits\.models: '_resnet' does not match", schema=True,
+                before="silently wrong: '_a__b' pair names split wrongly")
+add_config_case("model name holding '__'", lambda c: _models(c).update(res__net=MODEL_A),
+                r"datasets\.digits\.models: name 'res__net' must be letters", schema=False,
+                before="silently wrong")
+add_config_case("model name with trailing '_' (check_config)", lambda c: _models(c).update(resnet_=MODEL_A),
+                r"datasets\.digits\.models: name 'resnet_'", schema=False, before="silently wrong")
+add_config_case("data set named '..'", lambda c: c["datasets"].update({"..": c["datasets"]["digits"]}),
+                r"^my\.yaml: datasets: '\.\.' does not match", schema=True, before="silently wrong: results/../")
+add_config_case("one-model data set", lambda c: _models(c).pop("vgg16_bn"),
+                r"datasets\.digits\.models: at least two models must exist at one ε", schema=False,
+                before="silently wrong: empty tables and figures")
+add_config_case("unknown per-rule resource key",
+                lambda c: c["datasets"]["digits"].update(resources={"compare": {"mem_mb": 10}}),
+                r"^my\.yaml: datasets\.digits\.resources: 'compare' is not one of", schema=True,
+                before="unclear: ignored")
+add_config_case("schema error: key path only, one line",
+                lambda c: _models(c)["resnet18"].update(widht=0.5),
+                r"^my\.yaml: datasets\.digits\.models\.resnet18: Additional properties .*'widht'[^\n]{0,120}$",
+                schema=True, before="unclear: the whole schema was printed")
+add_config_case("URL template with an unknown field",
+                lambda c: _models(c)["resnet18"].update(checkpoint="https://x/r18_eps{epsilon}.ckpt"),
+                r"datasets\.digits\.models\.resnet18\.checkpoint: unknown field\(s\) \{epsilon\}", schema=False,
+                before="unclear: KeyError at download time")
+add_config_case("--configfile typo: 'dataset' at top level",
+                lambda c: c.update(dataset=c.pop("datasets")),
+                r"^my\.yaml: \(top level\): .*'datasets?'", schema=True)
+add_config_case("--configfile typo in a section key",
+                lambda c: c["datasets"]["digits"]["similarity"].update(jacard_k=[5]),
+                r"^my\.yaml: datasets\.digits\.similarity: .*'jacard_k'", schema=True)
+add_config_case("config ε not in the data set's ε (model eps list)",
+                lambda c: _models(c)["resnet18"].update(eps=[0, 0.5]),
+                r"datasets\.digits\.models\.resnet18\.eps: ε 0\.5 not in datasets\.digits\.eps", schema=False)
+add_config_case("sha256 of the wrong length",
+                lambda c: _models(c)["resnet18"].update(checkpoint={0: "/x.ckpt"}, sha256={0: "abc123"}),
+                r"^my\.yaml: datasets\.digits\.models\.resnet18\.sha256\.0: 'abc123' does not match", schema=True)
+add_config_case("repeated ε (0 and 0.0)", lambda c: c["datasets"]["digits"].update(eps=[0, 0.0, 1]),
+                r"datasets\.digits\.eps: repeated ε", schema=False)
+add_config_case("jaccard k >= n_inputs", lambda c: c["datasets"]["digits"]["similarity"].update(jaccard_k=[5, 40]),
+                r"datasets\.digits\.similarity\.jaccard_k: every k must be < n_inputs \(40\)", schema=False)
+add_config_case("sha256 for a trained ε",
+                lambda c: _models(c)["resnet18"].update(sha256={0: "a" * 64}),
+                r"datasets\.digits\.models\.resnet18\.sha256: ε 0 is trained here", schema=False)
+add_config_case("checkpoint mapping with an ε the model lacks",
+                lambda c: _models(c)["resnet18"].update(checkpoint={3: "/x.ckpt"}),
+                r"datasets\.digits\.models\.resnet18\.checkpoint: ε 3 is not an ε of this model", schema=False)
+add_config_case("one URL without {eps} for several ε",
+                lambda c: _models(c)["resnet18"].update(checkpoint="https://x/r18.ckpt"),
+                r"datasets\.digits\.models\.resnet18\.checkpoint: a single URL needs '\{eps\}'", schema=False)
+add_config_case("subgroup ε not an ε of the data set",
+                lambda c: c["datasets"]["digits"]["subgroups"].update(eps=[3]),
+                r"datasets\.digits\.subgroups\.eps: ε 3 is not in datasets\.digits\.eps", schema=False)
+add_config_case("ε given as a string", lambda c: c["datasets"]["digits"].update(eps=[0, "0.5"]),
+                r"^my\.yaml: datasets\.digits\.eps\.1: '0\.5' is not of type 'number'", schema=True)
+add_config_case("imagefolder without a path",
+                lambda c: c["datasets"]["digits"].update(source="imagefolder"),
+                r"^my\.yaml: datasets\.digits: 'path' is a required property", schema=True)
+
+
+@case("ε 0.00001 in paths", "config", before="silently wrong: '1e-05' in paths, not matched by the rules")
+def _(tmp, fx, mp):
+    cfg = demo_config()
+    cfg["datasets"]["digits"]["eps"] = [0, 0.00001]
+
+    def check(result):
+        assert result == ["0", "0.00001"]
+        assert re.fullmatch(rc.EPS_PATTERN, result[1])
+    return (lambda: rc.dataset_eps(cfg, "digits")), check
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------
+@case("checkpoint of another width than configured", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    return (lambda: jobs.load_model(fx.ckpt_a, SOURCE, {**MODEL_A, "width": 0.25}),
+            rf"checkpoint {esc(fx.ckpt_a)} .*does not fit resnet18 \(10 classes, width 0\.25.*has shape")
+
+
+@case("checkpoint of another architecture", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    return (lambda: jobs.load_model(fx.ckpt_a, SOURCE, MODEL_B),
+            rf"checkpoint {esc(fx.ckpt_a)} .*does not fit vgg16_bn .*missing key")
+
+
+@case("checkpoint with another number of classes", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    spec = {**fx.spec, "num_classes": 100}
+    return (lambda: load_robustness_checkpoint(fx.ckpt_a, **spec),
+            rf"checkpoint {esc(fx.ckpt_a)} .*\(100 classes.*has shape \(10, ")
+
+
+@case("checksum checked at load, not only at download", "checkpoint", CheckpointError,
+      before="silently wrong: a file placed by hand was never checked")
+def _(tmp, fx, mp):
+    return (lambda: jobs.load_model(fx.ckpt_a, SOURCE, MODEL_A, sha256="0" * 64),
+            rf"checkpoint {esc(fx.ckpt_a)} has sha256 [0-9a-f]{{64}}, expected 0{{64}}")
+
+
+@case("sha256 argument of the wrong length", "checkpoint", ValueError)
+def _(tmp, fx, mp):
+    return (lambda: jobs.load_model(fx.ckpt_a, SOURCE, MODEL_A, sha256="abc"),
+            rf"sha256 configured for {esc(fx.ckpt_a)} is not 64 hex digits")
+
+
+@case("random bytes as checkpoint", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    path = tmp / "random.ckpt"
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A), rf"checkpoint {esc(path)} is unreadable or corrupt")
+
+
+@case("truncated checkpoint", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    path = truncated(fx.ckpt_a, tmp / "cut.ckpt")
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A), rf"checkpoint {esc(path)} is unreadable or corrupt")
+
+
+@case("bare state dict instead of a robustness checkpoint", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    path = tmp / "state.pt"
+    torch.save(create_model(**fx.spec).net.state_dict(), path)
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A), rf"checkpoint {esc(path)} has no 'model' state dict")
+
+
+class Payload:  # a pickled object: loading it would run arbitrary code
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+@case("checkpoint holding a pickled object (code)", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    path = tmp / "evil.ckpt"
+    torch.save({"model": {"x": torch.zeros(1)}, "extra": Payload()}, path)
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A), rf"checkpoint {esc(path)} is unreadable")
+
+
+@case("missing checkpoint", "checkpoint", CheckpointError)
+def _(tmp, fx, mp):
+    path = tmp / "nope.ckpt"
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A), rf"checkpoint {esc(path)} does not exist")
+
+
+@case("plain file path given as checkpoint URL", "checkpoint", before="unclear: 'unknown url type'")
+def _(tmp, fx, mp):
+    dest = tmp / "resources" / "a.ckpt"
+
+    def check(result):
+        assert result == dest and dest.read_bytes() == fx.ckpt_a.read_bytes()
+        assert not list(dest.parent.glob(".*"))  # no temporary left
+    return (lambda: download(str(fx.ckpt_a), dest)), check
+
+
+@case("file:// URL given as checkpoint URL", "checkpoint")
+def _(tmp, fx, mp):
+    dest = tmp / "a.ckpt"
+    return (lambda: download(fx.ckpt_a.as_uri(), dest)), lambda r: r.read_bytes() == fx.ckpt_a.read_bytes()
+
+
+@case("local checkpoint path that does not exist", "checkpoint", DownloadError)
+def _(tmp, fx, mp):
+    missing = tmp / "missing.ckpt"
+    return (lambda: download(str(missing), tmp / "out.ckpt")), rf"download of {esc(missing)} failed"
+
+
+# ---- faults: full disk -----------------------------------------------------------------------------
+def _full_disk_case(error):
+    def build(tmp, fx, mp):
+        def save(obj, f, *args, **kwargs):
+            Path(f).write_bytes(b"PK\x03\x04 partial")
+            raise error
+
+        mp.setattr(torch, "save", save)
+        path = tmp / "models" / "m.ckpt"
+
+        def thunk():
+            try:
+                atomic_save({"model": {}}, path)
+            finally:
+                assert not path.exists() and not list(path.parent.iterdir())  # nothing half-written left
+        return thunk, rf"cannot write checkpoint {esc(path)}.*disk may be full"
+    return build
+
+
+CASES.append(Case("full disk: torch.save 'unexpected pos'", "faults", "unclear: 'unexpected pos 128 vs 64'",
+                  _full_disk_case(RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter "
+                                               "failed writing file data/3: file write failed; unexpected pos "
+                                               "33216 vs 33152")), CheckpointError))
+CASES.append(Case("full disk: OSError ENOSPC", "faults", "unclear: names the temporary",
+                  _full_disk_case(OSError(errno.ENOSPC, "No space left on device")), CheckpointError))
+
+
+@case("atomic writes get the umask's mode", "faults", before="silently wrong: 0600 files")
+def _(tmp, fx, mp):
+    def thunk():
+        modes = []
+        for mask in (0o022, 0o002):
+            old = os.umask(mask)
+            try:
+                with atomic_path(tmp / f"out{mask}.csv") as t:
+                    t.write_text("x")
+            finally:
+                os.umask(old)
+            modes.append((tmp / f"out{mask}.csv").stat().st_mode & 0o777)
+        return modes
+    return thunk, lambda modes: modes == [0o644, 0o664] or pytest.fail(f"modes {modes}")
+
+
+@case("stale temporaries of a killed writer are removed", "faults")
+def _(tmp, fx, mp):
+    stale = tmp / ".out.h5.abc123.tmp"
+    stale.write_bytes(b"half")
+    other = tmp / ".other.h5.abc123.tmp"  # another file's temporary: not ours to delete
+    other.write_bytes(b"busy")
+
+    def thunk():
+        with atomic_path(tmp / "out.h5") as t:
+            t.write_text("done")
+        return sorted(p.name for p in tmp.iterdir())
+    return thunk, lambda names: names == [".other.h5.abc123.tmp", "out.h5"] or pytest.fail(str(names))
+
+
+# ---- training resume ---------------------------------------------------------------------------------
+def _digits_subset(n=128):
+    x, y = load_split("sklearn_digits", "train").tensors
+    return torch.utils.data.TensorDataset(x[:n], y[:n])
+
+
+def _resume_case(same_identity: bool):
+    def build(tmp, fx, mp):
+        settings = TrainSettings(epochs=2, batch_size=64, lr_step=1, eps=0.0, seed=0)
+        identity = {"spec": fx.spec, "source": SOURCE}
+        other = {"spec": fx.spec, "source": {"source": "cifar10", "path": "/data"}}
+        resume = tmp / "resume.ckpt"
+        seed_everything(0)
+        net = create_model(**fx.spec)
+        opt = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.1)
+        save_robustness_checkpoint(resume, net, optimizer=opt, schedule=sched, epoch=1,
+                                   meta={"train_fingerprint": run_fingerprint(settings, identity), "history": "[]"})
+
+        def thunk():
+            seed_everything(0)
+            summary = train_model(create_model(**fx.spec), _digits_subset(), settings,
+                                  checkpoint_path=tmp / "final.ckpt", resume_path=resume,
+                                  identity=identity if same_identity else other)
+            return summary, resume.exists()
+
+        def check(result):
+            summary, left = result
+            assert summary["resumed_from_epoch"] == (1 if same_identity else 0)
+            assert not left  # the resume file is removed once the final checkpoint is written
+        return thunk, check
+    return build
+
+
+CASES.append(Case("resume file of another data set is ignored", "checkpoint",
+                  "silently wrong: resumed another model's weights", _resume_case(False)))
+CASES.append(Case("resume file of the same run is used, then removed", "checkpoint", "", _resume_case(True)))
+
+
+@case("corrupt resume file: training starts afresh", "checkpoint")
+def _(tmp, fx, mp):
+    resume = truncated(fx.ckpt_a, tmp / "resume.ckpt")
+    settings = TrainSettings(epochs=1, batch_size=64, lr_step=1, eps=0.0, seed=0)
+
+    def thunk():
+        return train_model(create_model(**fx.spec), _digits_subset(64), settings, checkpoint_path=tmp / "f.ckpt",
+                           resume_path=resume)
+    return thunk, lambda s: s["resumed_from_epoch"] == 0 or pytest.fail(str(s))
+
+
+# ---- data --------------------------------------------------------------------------------------------
+def _cifar_dir(tmp):
+    base = tmp / "cifar-10-batches-py"
+    base.mkdir()
+    return base
+
+
+@case("random bytes as CIFAR batch", "data", DataError, before="unclear: UnpicklingError without a path")
+def _(tmp, fx, mp):
+    batch = _cifar_dir(tmp) / "test_batch"
+    batch.write_bytes(np.random.default_rng(1).bytes(4096))
+    return (lambda: load_split("cifar10", "eval", {"path": str(tmp)})), rf"cannot read CIFAR-10 batch {esc(batch)}"
+
+
+@case("unsafe pickle as CIFAR batch", "data", DataError, before="silently wrong: ran the file's code")
+def _(tmp, fx, mp):
+    batch = _cifar_dir(tmp) / "test_batch"
+    marker = tmp / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+    batch.write_bytes(pickle.dumps({"data": Evil()}, protocol=2))
+
+    def thunk():
+        try:
+            load_split("cifar10", "eval", {"path": str(tmp)})
+        finally:
+            assert not marker.exists()
+    return thunk, rf"{esc(batch)}: UnpicklingError: global '(posix|os|nt)\.system' is not allowed"
+
+
+@case("CIFAR labels outside 0..9", "data", DataError)
+def _(tmp, fx, mp):
+    batch = _cifar_dir(tmp) / "test_batch"
+    batch.write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 10]}, protocol=2))
+    return (lambda: load_split("cifar10", "eval", {"path": str(tmp)})), rf"{esc(batch)}: labels outside 0\.\.9"
+
+
+@case("CIFAR test batch missing", "data", DataError)
+def _(tmp, fx, mp):
+    base = _cifar_dir(tmp)
+    return (lambda: load_split("cifar10", "eval", {"path": str(tmp)})), rf"missing under {esc(base)}: .*test_batch"
+
+
+def _jpeg(path: Path, value: int):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((12, 12, 3), value, np.uint8)).save(path, "JPEG")
+
+
+def _tree(tmp, train=("a", "b", "c"), val=("a", "b", "c")):
+    for split, classes in (("train", train), ("val", val)):
+        for i, c in enumerate(classes):
+            _jpeg(tmp / split / c / f"{c}0.jpg", 40 * i)
+    return {"path": str(tmp), "image_size": 8, "resize_size": 8}
+
+
+@case("image folder: val lacks a class, labels still follow train", "data",
+      before="silently wrong: classes numbered per split")
+def _(tmp, fx, mp):
+    settings = _tree(tmp, val=("a", "c"))
+
+    def thunk():
+        ds = load_split("imagefolder", "eval", settings)
+        return [(Path(p).parent.name, y) for p, y in ds.samples]
+    return thunk, lambda s: s == [("a", 0), ("c", 2)] or pytest.fail(str(s))
+
+
+@case("image folder: empty class folder", "data", DataError)
+def _(tmp, fx, mp):
+    settings = _tree(tmp)
+    shutil.rmtree(tmp / "val" / "b")
+    (tmp / "val" / "b").mkdir()
+    return (lambda: load_split("imagefolder", "eval", settings)), rf"{esc(tmp / 'val')}: .*\bb\b"
+
+
+@case("image folder: missing val split", "data", DataError)
+def _(tmp, fx, mp):
+    settings = _tree(tmp)
+    shutil.rmtree(tmp / "val")
+    return (lambda: load_split("imagefolder", "eval", settings)), rf"image folder {esc(tmp / 'val')} does not exist"
+
+
+@case("image folder: val has a class train lacks", "data", DataError)
+def _(tmp, fx, mp):
+    settings = _tree(tmp, val=("a", "b", "zebra"))
+    return (lambda: load_split("imagefolder", "eval", settings)), rf"{esc(tmp / 'val')}: class folders not in .*zebra"
+
+
+@case("image folder: class list file missing", "data", DataError)
+def _(tmp, fx, mp):
+    settings = {**_tree(tmp), "classes": str(tmp / "classes.txt")}
+    return (lambda: load_split("imagefolder", "train", settings)), rf"class list file {esc(tmp / 'classes.txt')}"
+
+
+@case("image folder: num_classes disagrees with the folders", "data", DataError)
+def _(tmp, fx, mp):
+    settings = {**_tree(tmp), "num_classes": 100}
+    return (lambda: load_split("imagefolder", "train", settings)), rf"num_classes: 100 does not match the 3 classes"
+
+
+@case("image folder: truncated JPEG", "data", DataError, before="unclear: 'image file is truncated' without a path")
+def _(tmp, fx, mp):
+    settings = _tree(tmp)
+    bad = tmp / "val" / "b" / "b0.jpg"
+    truncated(bad, bad, keep=0.6)
+
+    def thunk():
+        ds = load_split("imagefolder", "eval", settings)
+        return [ds[i] for i in range(len(ds))]
+    return thunk, rf"image {esc(bad)}"
+
+
+@case("n_inputs larger than the input pool", "data", ValueError)
+def _(tmp, fx, mp):
+    return (lambda: jobs.prepare_inputs(SOURCE, {"n_inputs": 5000}, "digits", tmp / "inputs.h5"),
+            r"datasets\.digits: n_inputs = 5000 exceeds the 359 images .*input_pool: eval")
+
+
+# ---- HDF5 ------------------------------------------------------------------------------------------------
+@case("truncated inputs.h5", "hdf5", H5Error, before="unclear: h5py error without the file")
+def _(tmp, fx, mp):
+    path = truncated(fx.inputs, tmp / "inputs.h5")
+    return (lambda: read_inputs(path)), rf"^{esc(path)}: not a readable HDF5 file.*rerun the job"
+
+
+@case("truncated activations", "hdf5", H5Error)
+def _(tmp, fx, mp):
+    path = truncated(fx.act["a"], tmp / "act.h5")
+    return (lambda: read_activations(path)), rf"^{esc(path)}: not a readable HDF5 file"
+
+
+@case("truncated kNN graph", "hdf5", H5Error, before="unclear")
+def _(tmp, fx, mp):
+    path = truncated(fx.knn, tmp / "knn.h5")
+    return (lambda: read_knn(path)), rf"^{esc(path)}: not a readable HDF5 file"
+
+
+@case("truncated inverted images", "hdf5", H5Error, before="unclear")
+def _(tmp, fx, mp):
+    path = truncated(fx.inverted, tmp / "inv.h5")
+    out = tmp / "act.h5"
+
+    def thunk():
+        jobs.extract_activations(fx.ckpt_b, fx.inputs, SOURCE, MODEL_B, DS, dataset="digits", model_name="b",
+                                 eps=0, input_set="inverted-a", out=out, images=path, device="cpu")
+    return thunk, rf"^{esc(path)}: not a readable HDF5 file"
+
+
+@case("inverted images of another input set (fewer images)", "hdf5", ValueError)
+def _(tmp, fx, mp):
+    path = copied(fx.inverted, tmp / "inv.h5")
+    with h5py.File(path, "r+") as fh:
+        images = fh["images"][:10]
+        del fh["images"]
+        fh["images"] = images
+    out = tmp / "act.h5"
+
+    def thunk():
+        jobs.extract_activations(fx.ckpt_b, fx.inputs, SOURCE, MODEL_B, DS, dataset="digits", model_name="b",
+                                 eps=0, input_set="inverted-a", out=out, images=path, device="cpu")
+    return thunk, rf"{esc(path)}: expected 40 inverted images"
+
+
+@case("NaN in activations", "hdf5", H5Error)
+def _(tmp, fx, mp):
+    path = copied(fx.act["a"], tmp / "act.h5")
+    with h5py.File(path, "r+") as fh:
+        fh["representations"][3, 0] = np.nan
+    return (lambda: read_activations(path)), rf"^{esc(path)}: 'representations' holds NaN or inf in 1 row"
+
+
+@case("inf in logits", "hdf5", H5Error)
+def _(tmp, fx, mp):
+    path = copied(fx.act["a"], tmp / "act.h5")
+    with h5py.File(path, "r+") as fh:
+        fh["logits"][0, 0] = np.inf
+    return (lambda: read_activations(path)), rf"^{esc(path)}: 'logits' holds NaN or inf"
+
+
+@case("activations missing 'logits'", "hdf5", H5Error)
+def _(tmp, fx, mp):
+    path = copied(fx.act["a"], tmp / "act.h5")
+    with h5py.File(path, "r+") as fh:
+        del fh["logits"]
+    return (lambda: read_activations(path)), rf"^{esc(path)}: dataset 'logits' is missing"
+
+
+@case("a CSV given as activations", "hdf5", H5Error)
+def _(tmp, fx, mp):
+    path = tmp / "act.h5"
+    path.write_text("a,b\n1,2\n")
+    return (lambda: read_activations(path)), rf"^{esc(path)}: not a readable HDF5 file"
+
+
+@case("kNN graph of floats", "hdf5", H5Error)
+def _(tmp, fx, mp):
+    path = copied(fx.knn, tmp / "knn.h5")
+    with h5py.File(path, "r+") as fh:
+        graph = fh["knn"][()].astype(np.float64)
+        del fh["knn"]
+        fh["knn"] = graph
+    return (lambda: read_knn(path)), rf"^{esc(path)}: 'knn' holds float64"
+
+
+@case("inputs.h5 missing 'seed_index'", "hdf5", H5Error)
+def _(tmp, fx, mp):
+    path = copied(fx.inputs, tmp / "inputs.h5")
+    with h5py.File(path, "r+") as fh:
+        del fh["seed_index"]
+    return (lambda: read_inputs(path)), rf"^{esc(path)}: dataset 'seed_index' is missing"
+
+
+def _shifted_activations(fx, tmp):
+    path = copied(fx.act["b"], tmp / "act_b.h5")
+    with h5py.File(path, "r+") as fh:
+        fh["index"][0] = fh["index"][0] + 1
+    return path
+
+
+@case("mismatched input indices between two activation files", "hdf5", ValueError)
+def _(tmp, fx, mp):
+    from robuniv.tables import pair_similarity_table
+
+    path = _shifted_activations(fx, tmp)
+    settings = {"jaccard_k": [5], "rtd_trials": 1, "rtd_batch": 10, "rtd_seed": 0, "rtd": False}
+
+    def thunk():
+        return pair_similarity_table(read_activations(fx.act["a"]), read_activations(path), read_knn(fx.knn),
+                                     read_knn(fx.knn), settings=settings, inputs="regular", dataset="digits", eps=0,
+                                     model_a="a", model_b="b", names=(str(fx.act["a"]), str(path)))
+    return thunk, rf"^{esc(path)}: its inputs differ from {esc(fx.act['a'])}'s"
+
+
+@case("subgroup comparison of mismatched inputs names the files", "hdf5", ValueError,
+      before="unclear: 'act_b: its inputs differ from act_a's'")
+def _(tmp, fx, mp):
+    from robuniv.tables import pair_subgroup_table
+
+    path = _shifted_activations(fx, tmp)
+
+    def thunk():  # as scripts/compare_subgroups.py calls it: no names given
+        return pair_subgroup_table(read_activations(fx.act["a"]), read_activations(path), dataset="digits", eps=0,
+                                   model_a="a", model_b="b", subgroups={"min_size": 4, "k": 3},
+                                   similarity={"rtd_trials": 1, "rtd_batch": 5, "rtd_seed": 0})
+    return thunk, rf"^{esc(path)}: its inputs differ from {esc(fx.act['a'])}'s"
+
+
+@case("activation file given as a probe file", "hdf5", H5Error, before="unclear: numpy AxisError in probe_table")
+def _(tmp, fx, mp):
+    from robuniv.tables import read_probes
+
+    return (lambda: read_probes([fx.probe["a"], fx.act["b"]])), rf"^{esc(fx.act['b'])}: not a probe file"
+
+
+@case("probe files of two ε in one data set", "hdf5", H5Error, before="silently wrong: first file's ε used")
+def _(tmp, fx, mp):
+    from robuniv.tables import read_probes
+
+    path = copied(fx.probe["b"], tmp / "probe_b.h5")
+    with h5py.File(path, "r+") as fh:
+        fh.attrs["eps"] = 3.0
+    return (lambda: read_probes([fx.probe["a"], path])), rf"^{esc(path)}: probes at ε 3, but {esc(fx.probe['a'])}"
+
+
+@case("probe files on different inputs", "hdf5", H5Error, before="unclear: numpy broadcast error")
+def _(tmp, fx, mp):
+    from robuniv.tables import read_probes
+
+    path = copied(fx.probe["b"], tmp / "probe_b.h5")
+    with h5py.File(path, "r+") as fh:
+        logits, index = fh["logits"][:, :30], fh["index"][:30]
+        del fh["logits"], fh["index"]
+        fh["logits"], fh["index"] = logits, index
+    return (lambda: read_probes([fx.probe["a"], path])), rf"^{esc(path)}: .*inputs differ from {esc(fx.probe['a'])}"
+
+
+# ---- library numerics ----------------------------------------------------------------------------------
+def _reps(seed=0, n=30, d=6):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d))
+
+
+@case("cka at 1e200 and 1e-8 scales", "library", before="silently wrong: nan / 0")
+def _(tmp, fx, mp):
+    from robuniv.similarity import cka
+
+    a, b = _reps(0), _reps(1)
+
+    def thunk():
+        return cka(a, b), cka(a * 1e200, b * 1e200), cka(a * 1e-8, b), cka(a.astype(np.float32) * 1e-8, b)
+    return thunk, lambda r: np.allclose(r[1:], r[0], rtol=1e-5, atol=0) or pytest.fail(str(r))
+
+
+@case("jaccard_curve with float neighbour indices", "library", ValueError, before="silently wrong")
+def _(tmp, fx, mp):
+    from robuniv.similarity import jaccard_curve, knn_graph
+
+    g = knn_graph(_reps(0), 5)
+    return (lambda: jaccard_curve(g.astype(float), g, [5])), r"graph_a must hold integer neighbour indices"
+
+
+@case("jaccard_curve with out-of-range neighbour indices", "library", ValueError, before="silently wrong")
+def _(tmp, fx, mp):
+    from robuniv.similarity import jaccard_curve, knn_graph
+
+    g = knn_graph(_reps(0), 5)
+    bad = g.copy()
+    bad[2, 1] = 30
+    return (lambda: jaccard_curve(g, bad, [5])), r"graph_b has neighbour indices outside \[0, 30\) \(first in row 2\)"
+
+
+@case("jaccard k >= number of inputs", "library", ValueError)
+def _(tmp, fx, mp):
+    from robuniv.similarity import jaccard
+
+    return (lambda: jaccard(_reps(0), _reps(1), k=30)), r"k must be smaller than the number of inputs \(k=30, N=30\)"
+
+
+@case("create_model with std = 0", "library", ValueError, before="silently wrong: inf/nan outputs")
+def _(tmp, fx, mp):
+    return (lambda: create_model("resnet18", 10, variant="cifar", width=0.125, std=(0.2, 0.0, 0.2))), r"\bstd\b"
+
+
+@case("pgd_l2 with eps = nan", "library", ValueError, before="silently wrong: nan images")
+def _(tmp, fx, mp):
+    from robuniv.attacks import pgd_l2
+
+    net = create_model(**fx.spec)
+    x, y = torch.rand(2, 3, 8, 8), torch.tensor([0, 1])
+    return (lambda: pgd_l2(net, x, y, eps=float("nan"), step_size=0.1, steps=1)), r"eps must be a finite number"
+
+
+@case("constant representation", "library", ValueError)
+def _(tmp, fx, mp):
+    from robuniv.similarity import cka
+
+    return (lambda: cka(np.ones((10, 4)), _reps(0, n=10, d=4))), r"reps_a is constant"
+
+
+@case("NaN in representations given to a measure", "library", ValueError)
+def _(tmp, fx, mp):
+    from robuniv.similarity import procrustes_sim
+
+    a = _reps(0)
+    a[1, 1] = np.nan
+    return (lambda: procrustes_sim(_reps(1), a)), r"reps_b contains NaN or inf"
+
+
+@case("logits with different class counts", "library", ValueError)
+def _(tmp, fx, mp):
+    from robuniv.similarity import agreement
+
+    return (lambda: agreement(_reps(0, d=10), _reps(0, d=100))), r"different numbers of classes \(10 vs 100\)"
+
+
+@case("RTD batch larger than N", "library", ValueError)
+def _(tmp, fx, mp):
+    from robuniv.similarity import rtd
+
+    return (lambda: rtd(_reps(0), _reps(1), batch=100)), r"batch=100, N=30"
+
+
+@case("ε nan or negative in a path", "library", rc.ConfigError)
+def _(tmp, fx, mp):
+    return (lambda: [rc.format_eps(e) for e in (0.5, float("nan"))]), r"finite number >= 0, got nan"
+
+
+# ---------------------------------------------------------------- the test
+def test_table_has_every_kind():
+    kinds = {c.kind for c in CASES}
+    assert kinds == {"config", "checkpoint", "data", "hdf5", "library", "faults"}
+    assert len(CASES) >= 40
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("c", [pytest.param(c, marks=[pytest.mark.xfail(strict=True, reason=c.xfail)] if c.xfail else [])
+                               for c in CASES], ids=[c.id for c in CASES])
+def test_bad_input(c: Case, tmp_path, fx, monkeypatch):
+    thunk, expected = c.build(tmp_path, fx, monkeypatch)
+    if c.exc is None:
+        result = thunk()
+        outcome = expected(result)
+        assert outcome is None or outcome is True, f"{c.id}: unexpected result {result!r}"
+        return
+    with pytest.raises(c.exc) as info:
+        thunk()
+    assert re.search(expected, str(info.value)), f"{c.id}: message {str(info.value)!r} does not match {expected!r}"
