@@ -234,19 +234,20 @@ PROBE_COLUMNS = ["dataset", "kind", "eps", "model_a", "model_b", "seed", "agreem
 
 def read_probes(paths: Sequence) -> dict:
     """{dataset: {model: (probe logits n_probes × N × C, ε)}} from the probe files (their attributes name
-    the data set, model and ε)."""
+    the data set, model and ε). H5Error naming the file for anything else (an activation file), and when the
+    probes of one data set differ in ε or in their inputs (``index``)."""
     from .h5io import H5Error, open_h5
 
     probes: dict = {}
     first: dict = {}  # per data set: (path, ε, index) of its first probe file
     for path in paths:
         with open_h5(path) as fh:
-            if ("logits" not in fh or fh["logits"].ndim != 3 or "index" not in fh
-                    or not {"dataset", "model", "eps"} <= set(fh.attrs)):
-                raise H5Error(f"{path}: not a probe file (needs 'logits' of n_probes x N x C, 'index' and the "
-                              "attributes dataset, model, eps; an activation file has N x C logits)")
+            if "logits" not in fh or fh["logits"].ndim != 3 or not {"dataset", "model", "eps"} <= set(fh.attrs):
+                raise H5Error(f"{path}: not a probe file (needs 'logits' of n_probes x N x C and the attributes "
+                              "dataset, model, eps; an activation file has N x C logits)")
             dataset, model, eps = str(fh.attrs["dataset"]), str(fh.attrs["model"]), float(fh.attrs["eps"])
-            logits, index = fh["logits"][()], fh["index"][()]
+            logits = fh["logits"][()]
+            index = fh["index"][()] if "index" in fh else np.arange(logits.shape[1])  # older files: no index
         if logits.shape[1] != len(index):
             raise H5Error(f"{path}: 'logits' has {logits.shape[1]} inputs but 'index' {len(index)}")
         if dataset in first:
