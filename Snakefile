@@ -14,7 +14,7 @@ if not workflow.overwrite_configfiles:
 
 
 # The schema says which keys exist and their types; robuniv/settings.py holds every default.
-rc.validate(config, "config")
+rc.validate(config, ", ".join(map(str, workflow.overwrite_configfiles)) or "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -797,9 +797,6 @@ def test_bad_input(c: Case, tmp_path, fx, monkeypatch):
     assert re.search(expected, str(info.value)), f"{c.id}: message {str(info.value)!r} does not match {expected!r}"
 
 
-@pytest.mark.xfail(strict=True, reason="needs fix in Snakefile: pass the --configfile path(s) "
-                                       "(workflow.overwrite_configfiles) to rc.validate/check_config as the source "
-                                       "instead of the word 'config'")
 def test_configfile_typo_error_names_the_file(tmp_path):
     import subprocess
     import sys
