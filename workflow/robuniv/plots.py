@@ -101,7 +101,7 @@ def _oriented(frame: pd.DataFrame, column: str = "value") -> pd.DataFrame:
     """Values negated for measures where lower is more similar, so that up is more similar everywhere."""
     frame = frame.copy()
     frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    lower = frame["measure"].map(lambda n: not M.measure(n).higher_is_more_similar)
+    lower = frame["measure"].map(lambda n: not M.measure(n).higher_is_more_similar).astype(bool)
     frame.loc[lower, column] = -frame.loc[lower, column]
     return frame
 
@@ -332,7 +332,7 @@ def jaccard_k_figure(frame: pd.DataFrame, settings: dict | None = None):
     """Figure 8: Jaccard@k vs k per data set, regular then inverted images, one line per ε (mean ± sd over
     pairs); every k on the log axis is marked."""
     settings = settings or {}
-    data = frame[frame["measure"].map(lambda n: M.jaccard_k(n) is not None)].copy()
+    data = frame[frame["measure"].map(lambda n: M.jaccard_k(n) is not None).astype(bool)].copy()
     data["k"] = data["measure"].map(M.jaccard_k)
     data["value"] = pd.to_numeric(data["value"], errors="coerce")
     eps_order = _eps_strings(data["eps"]) if not data.empty else []
