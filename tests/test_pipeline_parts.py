@@ -76,6 +76,27 @@ def test_inversion_matches_the_procedure_and_lowers_the_loss(small_model):
     assert images.min() >= 0 and images.max() <= 1
 
 
+def test_tied_channels_keep_a_grayscale_seed_grayscale(small_model):
+    torch.manual_seed(2)
+    seeds = torch.rand(4, 1, 8, 8).expand(4, 3, 8, 8).contiguous()
+    targets = torch.rand(4, 1, 8, 8).expand(4, 3, 8, 8).contiguous()
+    images, losses = invert(small_model, seeds, targets, iterations=15, step_size=0.125, tie_channels=True)
+    assert torch.equal(images[:, 0], images[:, 1]) and torch.equal(images[:, 0], images[:, 2])
+    assert not torch.equal(images, seeds)  # it moved
+    _, start_losses = invert(small_model, seeds, targets, iterations=0, tie_channels=True)
+    assert losses.mean() < start_losses.mean()
+    untied, _ = invert(small_model, seeds, targets, iterations=15, step_size=0.125)
+    assert not torch.equal(untied[:, 0], untied[:, 1])  # without tying the channels drift apart
+
+
+def test_untied_inversion_is_the_default_bit_for_bit(small_model):
+    torch.manual_seed(3)
+    seeds, targets = torch.rand(3, 3, 8, 8), torch.rand(3, 3, 8, 8)
+    default = invert(small_model, seeds, targets, iterations=5, step_size=0.125)
+    untied = invert(small_model, seeds, targets, iterations=5, step_size=0.125, tie_channels=False)
+    assert torch.equal(default[0], untied[0]) and torch.equal(default[1], untied[1])
+
+
 def test_inverting_a_target_from_itself_costs_nothing(small_model):
     x = torch.rand(3, 3, 8, 8)
     images, losses = invert(small_model, x, x, iterations=3)

@@ -3,6 +3,10 @@
 From a seed image s (another class), minimise ||f(s') - f(x)||₂ / ||f(x)||₂ over s' in [0, 1] by gradient
 descent: per image, the gradient is normalised to unit L2 norm, momentum m <- 0.9 m + 0.1 g, a step of
 ``step_size`` against m, clamping to [0, 1]; the iterate with the lowest loss is kept per image.
+
+``tie_channels=True`` (grayscale sources stored as three equal channels) averages the gradient over the
+channel dimension before it is normalised, so an iterate whose channels start equal keeps them equal: the
+inverted image stays grayscale instead of drifting into independently saturated colour channels.
 """
 from __future__ import annotations
 
@@ -19,10 +23,12 @@ def relative_feature_loss(model, images, target_features, target_norms):
 
 def invert(model, seeds: torch.Tensor, targets: torch.Tensor, *, iterations: int = InversionSettings.iterations,
            step_size: float = InversionSettings.step_size, momentum: float = InversionSettings.momentum,
-           progress: Optional[Callable[[int, float], None]] = None) -> tuple[torch.Tensor, torch.Tensor]:
+           progress: Optional[Callable[[int, float], None]] = None,
+           tie_channels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Inverted images (best iterate per image) and their relative feature losses.
 
-    The model is used in eval mode and left in the mode it had.
+    The model is used in eval mode and left in the mode it had. ``tie_channels``: average the gradient over
+    dimension 1 (channels of N x C x H x W images), keeping channels that start equal equal.
     """
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
@@ -43,6 +49,8 @@ def invert(model, seeds: torch.Tensor, targets: torch.Tensor, *, iterations: int
             with torch.no_grad():
                 better = loss < best_loss
                 best[better], best_loss[better] = x[better], loss[better]
+                if tie_channels:
+                    grad = grad.mean(dim=1, keepdim=True).expand_as(grad)
                 grad_norm = torch.linalg.vector_norm(grad.flatten(1), dim=1).view(-1, *dims)
                 velocity = momentum * velocity + (1 - momentum) * grad / (grad_norm + 1e-12)
                 x = torch.clamp(x - step_size * velocity, 0, 1)
