@@ -42,6 +42,7 @@ localrules:
     plot_figures,
     analysis_figures,
     figure_inversions,
+    figure_inversions_by_eps,
 
 
 rule all:

@@ -163,6 +163,17 @@ def probe_eps(config: dict, name: str) -> str:
     return format_eps(eps if eps is not None else max(dataset(config, name)["eps"]))
 
 
+def figure_model(config: dict, name: str) -> str:
+    """The model of the inversion-by-ε figure (paper figure 2): configured, else the first model at every ε."""
+    chosen = dataset_settings(config, name).figure_model
+    everywhere = [m for m in model_names(config, name) if model_eps(config, name, m) == dataset_eps(config, name)]
+    if chosen is not None:
+        if chosen not in model_names(config, name):
+            raise ConfigError(f"datasets.{name}.figure_model: no model {chosen!r}")
+        return chosen
+    return everywhere[0] if everywhere else model_names(config, name)[0]
+
+
 def figure_settings(config: dict) -> st.FigureSettings:
     return st.build(st.FigureSettings, config.get("figures"), where="figures")
 
@@ -216,6 +227,7 @@ def check_config(config: dict) -> None:
         for e in subgroup_eps(config, name):
             if e not in keys:
                 raise ConfigError(f"{where}.subgroups.eps: ε {e} is not in {where}.eps")
+        figure_model(config, name)
         if probe_eps(config, name) not in keys:
             raise ConfigError(f"{where}.probes.eps: ε {probe_eps(config, name)} is not in {where}.eps")
         for model, entry in ds["models"].items():

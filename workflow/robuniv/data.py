@@ -80,6 +80,7 @@ class DataSource:
     required: tuple[str, ...] = ()
     training_defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    grayscale: bool = False  # its 3 channels are copies of one: inversion keeps them tied
 
     def __post_init__(self):
         object.__setattr__(self, "required", tuple(self.required))
@@ -506,7 +507,7 @@ def _imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) ->
 # ---------------------------------------------------------------- the registry
 register_source(DataSource(
     name="sklearn_digits", info=_digits_info, load=_digits_load, required=(),
-    training_defaults=SOURCE_TRAINING_DEFAULTS["sklearn_digits"],
+    training_defaults=SOURCE_TRAINING_DEFAULTS["sklearn_digits"], grayscale=True,
     description="scikit-learn's 8x8 digits, fixed stratified 80/20 split (the demo)"))
 register_source(DataSource(
     name="cifar10", info=_cifar_info, load=_cifar_load, required=("path",),

@@ -192,18 +192,23 @@ def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict
     pairs = read_inputs(inputs)
     pool = open_split(source, pairs["pool_split"])
     net = load_model(checkpoint, source, model, sha256).to(device)
+    tie = settings.tie_channels
+    if tie is None:
+        from .data import SOURCES
+
+        tie = SOURCES[source["source"]].grayscale
     n = len(pairs["target_index"])
     bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
     with atomic_h5(out) as fh:
         set_attrs(fh, {**_model_attrs(dataset, eps, model_name, source, model, checkpoint),
-                       **st.asdict(settings), "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate"})
+                       **st.asdict(st.replace(settings, tie_channels=bool(tie))), "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate"})
         images = losses = None
         for start in range(0, n, batch_size):
             sl = slice(start, min(n, start + batch_size))
             targets = _pool_images(pool, pairs["target_index"][sl]).to(device)
             seeds = _pool_images(pool, pairs["seed_index"][sl]).to(device)
             inverted, loss = invert(net, seeds, targets, iterations=settings.iterations,
-                                    step_size=settings.step_size, momentum=settings.momentum)
+                                    step_size=settings.step_size, momentum=settings.momentum, tie_channels=tie)
             if images is None:  # chunked, compressed, filled batch by batch
                 images = fh.create_dataset("images", shape=(n, *inverted.shape[1:]), dtype="uint8",
                                            chunks=(min(n, 64), *inverted.shape[1:]), compression="gzip")

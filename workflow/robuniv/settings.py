@@ -99,6 +99,7 @@ class InversionSettings:
     iterations: int = 1000
     step_size: float = 0.125
     momentum: float = 0.9
+    tie_channels: Optional[bool] = None  # average the gradient over channels (None: for grayscale sources)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class DatasetSettings:
     inputs_seed: int = 0
     input_pool: str = "eval"  # split the comparison inputs are drawn from (ImageNet100: train)
     batch_size: int = 256  # batch size of inversion and extraction
+    figure_model: Optional[str] = None  # the model of the inversion-by-ε figure (None: the first at every ε)
     precision: str = "fp32"  # "bf16": autocast in evaluation, inversion and extraction
     num_workers: int = 0  # DataLoader workers of evaluation, inversion and extraction
 

@@ -31,6 +31,7 @@ PATHS = {
     "table": "results/tables/{name}.csv",
     "figure": "results/figures/{name}.{fmt}",
     "inversion_figure": "results/figures/inversions_{dataset}_eps{eps}.{fmt}",
+    "inversion_eps_figure": "results/figures/fig2_inversions_{dataset}.{fmt}",
     "log": "logs/{dataset}/eps{eps}/{rule}/{job}.log",
 }
 
@@ -216,6 +217,17 @@ def get_inversion_models(wildcards):
     return models_at(wildcards.dataset, wildcards.eps)
 
 
+def get_figure_model(wildcards):
+    return rc.figure_model(config, wildcards.dataset)
+
+
+def get_figure_model_inversions(wildcards):
+    """The figure model's inverted images at each ε it exists at, by ε."""
+    model = get_figure_model(wildcards)
+    return {e: path("inverted", dataset=wildcards.dataset, eps=e, model=model)
+            for e in rc.model_eps(config, wildcards.dataset, model)}
+
+
 # ---------------------------------------------------------------- aggregations
 def all_evaluations():
     return [
@@ -303,9 +315,21 @@ def inversion_figure_outputs():
     return out
 
 
+def inversion_eps_figure_outputs():
+    out = {}
+    for fmt in rc.figure_settings(config).formats:
+        target = path("inversion_eps_figure", fmt=fmt)
+        if fmt == "png":
+            target = report(target, caption="../report/fig2_inversions.rst", category="Inversions",
+                            subcategory="{dataset}")
+        out[fmt] = target
+    return out
+
+
 def all_figures():
     formats = rc.figure_settings(config).formats
     out = [path("figure", name=name, fmt=fmt) for name in catalog.FIGURES for fmt in formats]
+    out += [path("inversion_eps_figure", dataset=d, fmt=fmt) for d in datasets() for fmt in formats]
     out += [
         path("inversion_figure", dataset=d, eps=e, fmt=fmt)
         for d in datasets()

@@ -86,3 +86,25 @@ rule figure_inversions:
         dataset=get_dataset_settings,
     script:
         "../scripts/figure_inversions.py"
+
+
+rule figure_inversions_by_eps:
+    input:
+        unpack(get_figure_model_inversions),
+        inputs=rules.prepare_inputs.output[0],
+    output:
+        **inversion_eps_figure_outputs(),
+    params:
+        figures=get_figure_settings(),
+        model=get_figure_model,
+        source=get_source,
+    log:
+        "logs/{dataset}/figure_inversions_by_eps.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/figure_inversions_by_eps.py"
