@@ -137,8 +137,8 @@ def train_model(model: Classifier, train_set: Dataset, settings: TrainSettings, 
     if ctx.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                      broadcast_buffers=True)
+        # Buffers (BN running statistics) follow rank 0 before every training forward (DDP's default).
+        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         log.info("DDP: rank %d of %d, %d images per rank and global batch of %d", ctx.rank, ctx.world,
                  settings.batch_size // ctx.world, settings.batch_size)
     else:
