@@ -85,3 +85,39 @@ def test_extraction_on_cuda_matches_cpu(tmp_path):
     print("extraction max |cpu - cuda| %.2e" % np.abs(c["representations"] - g["representations"]).max())
     assert np.allclose(c["representations"], g["representations"], atol=1e-4)
     assert np.allclose(c["logits"], g["logits"], atol=1e-4)
+
+
+def test_bf16_changes_accuracy_inversion_and_representations_little(tmp_path):
+    """What bf16 autocast changes on a GPU, measured and bounded: clean/adversarial accuracy of a trained model,
+    inversion loss, and CKA between bf16 and fp32 representations of the same inputs."""
+    from robuniv.precision import wrap
+    from robuniv.similarity import cka
+    from robuniv.training import evaluate
+
+    x, y = load_split("sklearn_digits", "train").tensors
+    seed_everything(0)
+    net = create_model(**SPEC).cuda()
+    train_model(net, TensorDataset(x, y), TrainSettings(epochs=3, batch_size=128, lr_step=2, eps=0.5),
+                checkpoint_path=tmp_path / "m.ckpt", device="cuda")
+    test = TensorDataset(*load_split("sklearn_digits", "eval").tensors)
+    acc = {p: evaluate(net, test, attack_eps=0.5, attack_steps=10, device="cuda", precision=p) for p in ("fp32", "bf16")}
+    print("accuracy fp32 %.4f / %.4f, bf16 %.4f / %.4f (clean / adversarial)" % (
+        acc["fp32"]["clean_accuracy"], acc["fp32"]["adversarial_accuracy"],
+        acc["bf16"]["clean_accuracy"], acc["bf16"]["adversarial_accuracy"]))
+    assert abs(acc["bf16"]["clean_accuracy"] - acc["fp32"]["clean_accuracy"]) <= 0.02
+    assert abs(acc["bf16"]["adversarial_accuracy"] - acc["fp32"]["adversarial_accuracy"]) <= 0.03
+    images = test.tensors[0][:256].cuda()
+    seeds = images.roll(1, 0)
+    _, loss32 = invert(net, seeds, images, iterations=100)
+    _, loss16 = invert(wrap(net, "cuda", "bf16"), seeds, images, iterations=100)
+    print("inversion (100 it.) mean relative loss fp32 %.4f bf16 %.4f" % (loss32.mean(), loss16.mean()))
+    assert float(loss16.mean()) <= 1.1 * float(loss32.mean()) + 0.01
+    batches = lambda: [(np.arange(256), images, np.zeros(256), np.arange(256))]  # noqa: E731
+    write_activations(net, batches(), tmp_path / "a.h5", n=256, attrs={}, device="cuda")
+    write_activations(net, batches(), tmp_path / "b.h5", n=256, attrs={}, device="cuda", precision="bf16")
+    a, b = read_activations(tmp_path / "a.h5"), read_activations(tmp_path / "b.h5")
+    value = cka(a["representations"], b["representations"])
+    agree = float((a["logits"].argmax(1) == b["logits"].argmax(1)).mean())
+    print("CKA(bf16, fp32 representations) %.5f, prediction agreement %.4f" % (value, agree))
+    assert b["representations"].dtype == np.float32
+    assert value >= 0.99 and agree >= 0.98

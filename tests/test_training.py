@@ -115,3 +115,39 @@ def test_bad_settings():
         TrainSettings(eps=-0.5)
     with pytest.raises(ValueError):
         TrainSettings(epochs=0)
+
+
+def test_progress_lines_within_an_epoch(digits, tmp_path, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(training, "PROGRESS_INTERVAL_S", 0.0)
+    settings = TrainSettings(epochs=1, batch_size=64, lr_step=1)
+    with caplog.at_level(logging.INFO, logger="robuniv.training"):
+        train_model(fresh_model(), digits, settings, checkpoint_path=tmp_path / "m.ckpt")
+    lines = [r.getMessage() for r in caplog.records if "images, loss" in r.getMessage()]
+    assert len(lines) == 4  # one per batch with a zero interval (256 images, batch 64)
+    assert lines[0].startswith("epoch 1/1: 64/256 images, loss ") and "img/s" in lines[0] and "ETA" in lines[0]
+    assert "data wait" in lines[0]
+    assert any(r.getMessage().startswith("epoch 1/1 loss") and "img/s" in r.getMessage() for r in caplog.records)
+
+
+def test_resume_file_removed_after_final_checkpoint_and_identity_change_starts_afresh(digits, tmp_path, monkeypatch):
+    settings = TrainSettings(epochs=2, batch_size=64, lr_step=1)
+    resume, out = tmp_path / "r.ckpt", tmp_path / "m.ckpt"
+    real_save = training.save_robustness_checkpoint
+
+    def die_after_first_epoch(path, *args, **kwargs):
+        real_save(path, *args, **kwargs)
+        if kwargs["epoch"] == 1:
+            raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(training, "save_robustness_checkpoint", die_after_first_epoch)
+    identity = {"spec": SPEC, "source": {"source": "imagefolder", "classes": ["a", "b"]}}
+    with pytest.raises(KeyboardInterrupt):
+        train_model(fresh_model(), digits, settings, checkpoint_path=out, resume_path=resume, identity=identity)
+    monkeypatch.setattr(training, "save_robustness_checkpoint", real_save)
+    assert resume.exists() and not out.exists()
+    other = {"spec": SPEC, "source": {"source": "imagefolder", "classes": ["a", "c"]}}  # another class list
+    summary = train_model(fresh_model(), digits, settings, checkpoint_path=out, resume_path=resume, identity=other)
+    assert summary["resumed_from_epoch"] == 0
+    assert out.exists() and not resume.exists()  # deleted once the final checkpoint is written

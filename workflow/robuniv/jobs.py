@@ -79,9 +79,11 @@ def prepare_inputs(source: dict, dataset_settings: dict, dataset: str, out) -> N
     from .data import labels_of
     from .h5io import atomic_h5, set_attrs
     from .inputs import sample_pairs
+    from .loading import write_input_images
 
     settings = st.build(st.DatasetSettings, dataset_settings)
-    pool = labels_of(open_split(source, settings.input_pool))
+    pool_set = open_split(source, settings.input_pool)
+    pool = labels_of(pool_set)
     try:
         targets, seeds = sample_pairs(pool, settings.n_inputs, settings.inputs_seed)
     except ValueError as err:
@@ -93,6 +95,9 @@ def prepare_inputs(source: dict, dataset_settings: dict, dataset: str, out) -> N
                                       "per target a seed of another class"})
         fh["target_index"], fh["target_label"] = targets, pool[targets]
         fh["seed_index"], fh["seed_label"] = seeds, pool[seeds]
+        # Decoded once: inversion and extraction read these uint8 images instead of decoding JPEGs again.
+        write_input_images(fh, pool_set, {"target_index": targets, "seed_index": seeds},
+                           batch_size=settings.batch_size, num_workers=settings.num_workers)
     log.info("%d targets from the %s split (%d images)", len(targets), settings.input_pool, len(pool))
 
 
@@ -122,6 +127,12 @@ def train(source: dict, model: dict, training: dict, *, dataset: str, model_name
     from .training import seed_everything, train_model
 
     settings = st.build(st.TrainSettings, training)
+    from . import distributed
+    if settings.gpus > 1 and not distributed.under_torchrun():  # DDP: this function again on every rank
+        return distributed.launch("robuniv.jobs:train", dict(
+            source=source, model=model, training=training, dataset=dataset, model_name=model_name, out=str(out),
+            resume=None if resume is None else str(resume), device=None if device is None else str(device)),
+            settings.gpus)
     spec = model_spec(source, model)
     train_set = open_split(source, "train", augment=settings.augment)
     seed_everything(settings.seed)  # the initial weights depend on the model's seed only
@@ -137,19 +148,21 @@ def train(source: dict, model: dict, training: dict, *, dataset: str, model_name
 
 
 def evaluate(checkpoint, source: dict, model: dict, evaluation: dict, *, dataset: str, model_name: str,
-             eps, out, sha256=None, device=None) -> dict:
+             eps, out, sha256=None, device=None, dataset_settings: Optional[dict] = None) -> dict:
     """Clean accuracy, and adversarial accuracy at the model's ε and at every fixed attack ε."""
     from .runtime import pick_device, write_json
     from .training import evaluate as evaluate_model
 
     settings = st.build(st.EvaluationSettings, evaluation)
+    data_settings = st.build(st.DatasetSettings, dataset_settings)  # precision, DataLoader workers
     eval_set = open_split(source, "eval")
     net = load_model(checkpoint, source, model, sha256)
     attacks = []
     for attack_eps in settings.attack_eps(float(eps)):
         result = evaluate_model(net, eval_set, attack_eps=attack_eps, attack_steps=settings.attack_steps,
                                 attack_step_factor=settings.attack_step_factor, batch_size=settings.batch_size,
-                                max_images=settings.max_images, device=device or pick_device())
+                                max_images=settings.max_images, device=device or pick_device(),
+                                precision=data_settings.precision, num_workers=data_settings.num_workers)
         log.info("attack ε=%g: clean %.4f adversarial %.4f", attack_eps, result["clean_accuracy"],
                  result["adversarial_accuracy"])
         attacks.append(result)
@@ -171,12 +184,6 @@ def accuracy_table(evaluation_files: Iterable, out) -> None:
 
 
 # ---------------------------------------------------------------- inversion and activations
-def _pool_images(pool, indices) -> "torch.Tensor":
-    import torch
-
-    return torch.stack([pool[int(i)][0] for i in indices])
-
-
 def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict, dataset_settings: dict, *,
                   dataset: str, model_name: str, eps, out, sha256=None, device=None) -> float:
     """Invert the model's representation of every target from its seed; stream batches into HDF5."""
@@ -184,31 +191,35 @@ def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict
 
     from .h5io import atomic_h5, read_inputs, set_attrs
     from .inversion import invert, to_uint8
+    from .loading import pair_batches
+    from .precision import wrap
     from .runtime import pick_device
 
     device = device or pick_device()
     settings = st.build(st.InversionSettings, inversion)
-    batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
+    data_settings = st.build(st.DatasetSettings, dataset_settings)
+    batch_size = data_settings.batch_size
     pairs = read_inputs(inputs)
-    pool = open_split(source, pairs["pool_split"])
     net = load_model(checkpoint, source, model, sha256).to(device)
     tie = settings.tie_channels
     if tie is None:
         from .data import SOURCES
 
         tie = SOURCES[source["source"]].grayscale
+    batches = pair_batches(inputs, pairs, lambda: open_split(source, pairs["pool_split"]), batch_size, device=device,
+                           num_workers=data_settings.num_workers)
     n = len(pairs["target_index"])
     bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
     with atomic_h5(out) as fh:
         set_attrs(fh, {**_model_attrs(dataset, eps, model_name, source, model, checkpoint),
-                       **st.asdict(st.replace(settings, tie_channels=bool(tie))), "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate"})
+                       **st.asdict(st.replace(settings, tie_channels=bool(tie))),
+                       "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate",
+                       "precision": data_settings.precision})
         images = losses = None
-        for start in range(0, n, batch_size):
-            sl = slice(start, min(n, start + batch_size))
-            targets = _pool_images(pool, pairs["target_index"][sl]).to(device)
-            seeds = _pool_images(pool, pairs["seed_index"][sl]).to(device)
-            inverted, loss = invert(net, seeds, targets, iterations=settings.iterations,
-                                    step_size=settings.step_size, momentum=settings.momentum, tie_channels=tie)
+        for sl, seeds, targets in batches:  # bf16: forward passes under autocast, images and losses float32
+            inverted, loss = invert(wrap(net, device, data_settings.precision), seeds, targets,
+                                    iterations=settings.iterations, step_size=settings.step_size,
+                                    momentum=settings.momentum, tie_channels=tie)
             if images is None:  # chunked, compressed, filled batch by batch
                 images = fh.create_dataset("images", shape=(n, *inverted.shape[1:]), dtype="uint8",
                                            chunks=(min(n, 64), *inverted.shape[1:]), compression="gzip")
@@ -243,24 +254,27 @@ def _inverted_batches(path, labels, targets, batch_size):
 def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_settings: dict, *,
                         dataset: str, model_name: str, eps, input_set: str, out, images=None, sha256=None, device=None) -> None:
     """Representations and logits of one model on one input set (regular, or another model's inversions)."""
-    from .data import iter_images
     from .extract import write_activations
     from .h5io import read_inputs
+    from .loading import target_batches
     from .runtime import pick_device
 
-    batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
+    device = device or pick_device()
+    data_settings = st.build(st.DatasetSettings, dataset_settings)
+    batch_size = data_settings.batch_size
     pairs = read_inputs(inputs)
     targets, labels = pairs["target_index"], pairs["target_label"]
     net = load_model(checkpoint, source, model, sha256)
     if input_set == "regular":
-        pool = open_split(source, pairs["pool_split"])
-        batches = ((pos, x, y, targets[pos]) for pos, x, y in iter_images(pool, targets, batch_size))
+        batches = target_batches(inputs, pairs, lambda: open_split(source, pairs["pool_split"]), batch_size,
+                                 device=device, num_workers=data_settings.num_workers)
     else:
         batches = _inverted_batches(images, labels, targets, batch_size)
     attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint), "inputs": input_set,
              "labels": "true class of the target image",
              "index": f"index of the target in the {pairs['pool_split']} split"}
-    write_activations(net, batches, out, n=len(targets), attrs=attrs, device=device or pick_device())
+    write_activations(net, batches, out, n=len(targets), attrs=attrs, device=device,
+                      precision=data_settings.precision)
     log.info("%d inputs of %s", len(targets), input_set)
 
 
@@ -286,17 +300,20 @@ def build_knn_graph(activations, k: int, out, device=None) -> None:
 def extract_train_features(checkpoint, source: dict, model: dict, dataset_settings: dict, *, dataset: str,
                            model_name: str, eps, out, sha256=None, device=None) -> None:
     """Frozen features of one model on the training split (inputs of the linear probes)."""
-    from .data import iter_images
     from .extract import write_activations
+    from .loading import image_batches
     from .runtime import pick_device
 
-    batch_size = st.build(st.DatasetSettings, dataset_settings).batch_size
+    device = device or pick_device()
+    data_settings = st.build(st.DatasetSettings, dataset_settings)
     train = open_split(source, "train")  # no augmentation: the probe sees fixed features
     index = np.arange(len(train))
     net = load_model(checkpoint, source, model, sha256)
-    batches = ((pos, x, y, index[pos]) for pos, x, y in iter_images(train, index, batch_size))
+    batches = ((pos, x, y, index[pos]) for pos, x, y in image_batches(
+        train, index, data_settings.batch_size, device=device, num_workers=data_settings.num_workers))
     attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint), "inputs": "train split"}
-    write_activations(net, batches, out, n=len(index), attrs=attrs, device=device or pick_device())
+    write_activations(net, batches, out, n=len(index), attrs=attrs, device=device,
+                      precision=data_settings.precision, logits=False)  # the probes need no logits
     log.info("%d training images", len(index))
 
 
@@ -305,11 +322,12 @@ def train_probes(train_features, regular_activations, probes: dict, *, dataset: 
     """Linear probes (fresh Linear(D, C), one per seed) on frozen training features; their logits on the
     regular comparison inputs."""
     from .analyses import probe_logits, train_linear_probe
-    from .h5io import atomic_h5, read_activations, set_attrs
+    from .h5io import atomic_h5, open_h5, read_activations, set_attrs
     from .runtime import pick_device
 
     settings = st.build(st.ProbeSettings, probes)
-    train = read_activations(train_features)
+    with open_h5(train_features) as fh:  # features only: files of this version hold no logits
+        train = {"representations": fh["representations"][()], "labels": fh["labels"][()]}
     held_out = read_activations(regular_activations)
     num_classes = held_out["logits"].shape[1]
     logits, accuracies = [], []

@@ -5,6 +5,12 @@ batch is replaced by L2-PGD adversarial examples (``attack_steps`` steps of ``at
 highest-loss step kept) computed with the model in eval mode, as the robustness library does.
 After every epoch a robustness-format checkpoint is written atomically; a rerun resumes from it.
 Each epoch's randomness is seeded from (seed, epoch), so a resumed run equals an uninterrupted one.
+
+``settings.precision == "bf16"`` runs the forward passes (training and PGD) under bf16 autocast
+(:mod:`robuniv.precision`); fp32 is unchanged. Under torchrun (``settings.gpus > 1``, :mod:`robuniv.distributed`)
+the model is wrapped in DistributedDataParallel, each rank trains on its share of every global batch, and
+rank 0 writes the checkpoints. Images come through :mod:`robuniv.loading` (workers, pinned memory, uint8).
+A progress line is logged at least every :data:`PROGRESS_INTERVAL_S` seconds within an epoch.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import json
 import logging
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -21,12 +28,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from . import distributed, loading
 from .attacks import pgd_l2
 from .checkpoints import CheckpointError, read_checkpoint, save_robustness_checkpoint, MODEL_PREFIX
 from .models import Classifier
+from .precision import wrap as autocast_view
 from .settings import EvaluationSettings, TrainSettings
 
 log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 60.0  # longest time between two progress lines within an epoch
 
 
 def seed_everything(seed: int) -> None:
@@ -60,6 +71,44 @@ def run_fingerprint(settings: TrainSettings, identity: Optional[dict] = None) ->
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+class ProgressLog:
+    """Logs ``desc``: images done, mean loss, img/s, share of time waiting for data, ETA — at most every
+    ``interval`` seconds (and never before the first batch is done)."""
+
+    def __init__(self, desc: str, total: int, interval: float):
+        self.desc, self.total, self.interval = desc, total, interval
+        self.start = self.last = time.perf_counter()
+        self.done, self.loss_sum, self.wait = 0, 0.0, 0.0
+
+    def update(self, images: int, loss_sum: float, wait: float) -> None:
+        self.done += images
+        self.loss_sum += loss_sum
+        self.wait += wait
+        now = time.perf_counter()
+        if now - self.last >= self.interval:
+            self.last = now
+            log.info("%s", self.line(now))
+
+    def rate(self, now=None) -> float:
+        return self.done / max((now or time.perf_counter()) - self.start, 1e-9)
+
+    def line(self, now=None) -> str:
+        now = now or time.perf_counter()
+        elapsed = max(now - self.start, 1e-9)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+        return (f"{self.desc}: {self.done}/{self.total} images, loss {self.loss_sum / max(self.done, 1):.4f}, "
+                f"{rate:.1f} img/s, data wait {100 * self.wait / elapsed:.0f}%, ETA {_duration(eta)}")
+
+
+def _duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
 def train_model(model: Classifier, train_set: Dataset, settings: TrainSettings, *,
                 checkpoint_path, resume_path=None, meta: Optional[dict] = None, identity: Optional[dict] = None,
                 device: str | torch.device = "cpu") -> dict:
@@ -69,8 +118,12 @@ def train_model(model: Classifier, train_set: Dataset, settings: TrainSettings, 
     (same settings and ``identity``: model and data), training resumes after its epoch; any other resume
     file is ignored. It is removed once the final checkpoint is written. Returns a summary with the
     per-epoch history.
+
+    In an initialised process group (torchrun, :mod:`robuniv.distributed`) every rank calls this with the
+    same arguments: DDP with the same global batch; rank 0 writes the checkpoints.
     """
-    device = torch.device(device)
+    ctx = distributed.current()
+    device = distributed.device_of(device, ctx)
     model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.effective_weight_decay)
@@ -81,40 +134,76 @@ def train_model(model: Classifier, train_set: Dataset, settings: TrainSettings, 
     if resume_path is not None and Path(resume_path).is_file():
         start_epoch, history = _resume(model, optimizer, schedule, resume_path, meta["train_fingerprint"])
 
+    if ctx.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # Buffers (BN running statistics) follow rank 0 before every training forward (DDP's default).
+        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        log.info("DDP: rank %d of %d, %d images per rank and global batch of %d", ctx.rank, ctx.world,
+                 settings.batch_size // ctx.world, settings.batch_size)
+    else:
+        ddp = model
+    forward = autocast_view(ddp, device, settings.precision)
+    attack_model = autocast_view(model, device, settings.precision)
+    data, _ = loading.as_uint8(train_set)
+    n = len(data)
+
     step_size = settings.attack_step_factor * settings.eps
     for epoch in range(start_epoch, settings.epochs):
         seed_everything(settings.seed * 100_003 + epoch)
         generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
-        loader = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True, generator=generator,
-                            num_workers=settings.num_workers, drop_last=False)
+        sampler = loading.GlobalBatchSampler(n, settings.batch_size, generator, ctx.rank, ctx.world)
+        loader = loading.make_loader(data, device=device, num_workers=settings.num_workers, batch_sampler=sampler,
+                                     generator=generator, rank=ctx.rank)
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for images, labels in _progress(loader, f"epoch {epoch + 1}/{settings.epochs}"):
-            images, labels = images.to(device), labels.to(device)
+        progress = ProgressLog(f"epoch {epoch + 1}/{settings.epochs}", n, PROGRESS_INTERVAL_S)
+        batches = iter(loader)
+        for step in range(len(sampler)):
+            waited = time.perf_counter()
+            images, labels = next(batches)
+            images, labels = loading.to_device(images, device), labels.to(device, non_blocking=True)
+            waited = time.perf_counter() - waited
             if settings.eps > 0:
-                images = adversarial_batch(model, images, labels, settings.eps, settings.attack_steps, step_size)
-            logits = model(images)
-            loss = F.cross_entropy(logits, labels)
+                if ctx.world > 1:
+                    distributed.broadcast_buffers(model)
+                images = adversarial_batch(attack_model, images, labels, settings.eps, settings.attack_steps,
+                                           step_size)
+            logits = forward(images)
+            if ctx.world > 1:  # sum over the rank's images / global batch, times N: DDP's mean is the global mean
+                n_global = min(settings.batch_size, n - step * settings.batch_size)
+                loss_sum = F.cross_entropy(logits, labels, reduction="sum")
+                loss = loss_sum * (ctx.world / n_global)
+            else:
+                loss = F.cross_entropy(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += loss.item() * len(labels)
+            batch_loss = loss_sum.item() if ctx.world > 1 else loss.item() * len(labels)
+            total_loss += batch_loss
             correct += (logits.argmax(1) == labels).sum().item()
             seen += len(labels)
+            progress.update(len(labels) * ctx.world, batch_loss * ctx.world, waited)
+        if ctx.world > 1:
+            total_loss, correct, seen = distributed.all_reduce_sum([total_loss, correct, seen], device)
+            correct, seen = int(correct), int(seen)
         schedule.step()
         record = {"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": correct / seen,
                   "lr": optimizer.param_groups[0]["lr"]}
         history.append(record)
-        log.info("epoch %d/%d loss %.4f train accuracy %.4f", epoch + 1, settings.epochs,
-                 record["loss"], record["train_accuracy"])
-        if resume_path is not None:
+        log.info("epoch %d/%d loss %.4f train accuracy %.4f (%d images, %.1f img/s, %s)", epoch + 1,
+                 settings.epochs, record["loss"], record["train_accuracy"], seen, progress.rate(),
+                 _duration(time.perf_counter() - progress.start))
+        if resume_path is not None and ctx.is_main:
             save_robustness_checkpoint(resume_path, model, optimizer=optimizer, schedule=schedule,
                                        epoch=epoch + 1, meta=dict(meta, history=json.dumps(history)))
     model.eval()
-    save_robustness_checkpoint(checkpoint_path, model, optimizer=optimizer, schedule=schedule,
-                               epoch=settings.epochs, meta=dict(meta, history=json.dumps(history)))
-    if resume_path is not None:
-        Path(resume_path).unlink(missing_ok=True)  # the run is complete: nothing to resume
+    if ctx.is_main:
+        save_robustness_checkpoint(checkpoint_path, model, optimizer=optimizer, schedule=schedule,
+                                   epoch=settings.epochs, meta=dict(meta, history=json.dumps(history)))
+        if resume_path is not None:
+            Path(resume_path).unlink(missing_ok=True)  # the run is complete: nothing to resume
+    distributed.barrier()
     return {"epochs": settings.epochs, "resumed_from_epoch": start_epoch, "history": history}
 
 
@@ -146,20 +235,23 @@ def evaluate(model: Classifier, dataset: Dataset, *, attack_eps: float,
              attack_steps: int = EvaluationSettings.attack_steps,
              attack_step_factor: float = EvaluationSettings.attack_step_factor,
              batch_size: int = EvaluationSettings.batch_size, max_images: Optional[int] = None,
-             device: str | torch.device = "cpu") -> dict:
-    """Clean accuracy and accuracy under untargeted PGD-L2 at ``attack_eps`` on ``dataset``."""
+             device: str | torch.device = "cpu", precision: str = "fp32", num_workers: int = 0) -> dict:
+    """Clean accuracy and accuracy under untargeted PGD-L2 at ``attack_eps`` on ``dataset``
+    (``precision`` "bf16": forward passes under bf16 autocast)."""
     device = torch.device(device)
     model.to(device).eval()
+    net = autocast_view(model, device, precision)
     n = len(dataset) if max_images is None else min(max_images, len(dataset))
-    subset = torch.utils.data.Subset(dataset, range(n))
-    loader = DataLoader(subset, batch_size=batch_size, shuffle=False)
+    data, _ = loading.as_uint8(dataset)
+    subset = torch.utils.data.Subset(data, range(n))
+    loader = loading.make_loader(subset, batch_size=batch_size, device=device, num_workers=num_workers)
     clean = adversarial = 0
     for images, labels in _progress(loader, "evaluate"):
-        images, labels = images.to(device), labels.to(device)
-        clean += (_predict(model, images) == labels).sum().item()
-        adv = pgd_l2(model, images, labels, eps=attack_eps, step_size=attack_step_factor * attack_eps,
+        images, labels = loading.to_device(images, device), labels.to(device)
+        clean += (_predict(net, images) == labels).sum().item()
+        adv = pgd_l2(net, images, labels, eps=attack_eps, step_size=attack_step_factor * attack_eps,
                      steps=attack_steps, use_best=True)
-        adversarial += (_predict(model, adv) == labels).sum().item()
+        adversarial += (_predict(net, adv) == labels).sum().item()
     return {"n_images": n, "clean_accuracy": clean / n, "adversarial_accuracy": adversarial / n,
             "attack_eps": attack_eps, "attack_steps": attack_steps,
-            "attack_step_size": attack_step_factor * attack_eps}
+            "attack_step_size": attack_step_factor * attack_eps, "precision": precision}

@@ -224,8 +224,10 @@ def get_figure_model(wildcards):
 def get_figure_model_inversions(wildcards):
     """The figure model's inverted images at each ε it exists at, by ε."""
     model = get_figure_model(wildcards)
-    return {e: path("inverted", dataset=wildcards.dataset, eps=e, model=model)
-            for e in rc.model_eps(config, wildcards.dataset, model)}
+    return {
+        e: path("inverted", dataset=wildcards.dataset, eps=e, model=model)
+        for e in rc.model_eps(config, wildcards.dataset, model)
+    }
 
 
 # ---------------------------------------------------------------- aggregations
@@ -320,8 +322,9 @@ def inversion_eps_figure_outputs():
     for fmt in rc.figure_settings(config).formats:
         target = path("inversion_eps_figure", fmt=fmt)
         if fmt == "png":
-            target = report(target, caption="../report/fig2_inversions.rst", category="Inversions",
-                            subcategory="{dataset}")
+            target = report(
+                target, caption="../report/fig2_inversions.rst", category="Inversions", subcategory="{dataset}"
+            )
         out[fmt] = target
     return out
 

@@ -21,6 +21,7 @@ rule evaluate_model:
         model=get_model,
         sha256=get_checkpoint_sha256,
         evaluation=get_evaluation,
+        dataset=get_dataset_settings,
     script:
         "../scripts/evaluate_model.py"
 

@@ -94,10 +94,6 @@ rule figure_inversions_by_eps:
         inputs=rules.prepare_inputs.output[0],
     output:
         **inversion_eps_figure_outputs(),
-    params:
-        figures=get_figure_settings(),
-        model=get_figure_model,
-        source=get_source,
     log:
         "logs/{dataset}/figure_inversions_by_eps.log",
     conda:
@@ -106,5 +102,9 @@ rule figure_inversions_by_eps:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        figures=get_figure_settings(),
+        model=get_figure_model,
+        source=get_source,
     script:
         "../scripts/figure_inversions_by_eps.py"

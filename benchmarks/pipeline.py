@@ -1,0 +1,318 @@
+"""Per-stage throughput of the pipeline, and what the paper's configs cost on one GPU and on a cluster.
+
+    PYTHONPATH=workflow python benchmarks/pipeline.py --arch resnet50 --device cuda --precision bf16 \
+        --batch 256 [--configs configs/imagenet1k.yaml ...] [--gpus 32]
+
+1. Measures, for one architecture, device, precision and batch: training (L2-PGD adversarial, img/s: one
+   image = ``pgd_steps`` attack passes + one training pass), inversion (img·step/s), extraction (img/s) and
+   comparisons/s (agreement, JSDSim, CKA both variants, Procrustes, Jaccard@10 on N×D; RTD is a CPU job of
+   its own and not included).
+2. Estimates the GPU-hours of each stage of each config: the jobs ``snakemake -n --configfile <config>``
+   would run (counted per rule, per architecture from the jobs' wildcards), times the work per job
+   (training: train images × epochs × (1 + PGD steps) forward-backward passes; inversion: N × iterations;
+   extraction: N; evaluation: eval images × (attack steps + 2) per attack; probe features: train images),
+   divided by a ResNet-50 throughput scaled by the architecture's FLOPs. The throughputs used are marked:
+   ``reported`` (measured on an H200 and reported in issue 11, fp32), ``measured`` (this run, when
+   ``--device cuda --arch resnet50`` and ``--use-measured``), ``estimate`` (bf16 targets, extraction and
+   comparison rates derived from the reported ones; no GPU was available when they were written).
+
+The output is a table per config: stage, jobs, work, GPU-hours on one GPU, wall hours on ``--gpus`` GPUs
+(jobs spread over the GPUs; a stage's wall time is at least its longest job), and the source of the rate.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from robuniv import similarity as S  # noqa: E402
+from robuniv.attacks import pgd_l2  # noqa: E402
+from robuniv.extract import write_activations  # noqa: E402
+from robuniv.inversion import invert  # noqa: E402
+from robuniv.models import create_model  # noqa: E402
+from robuniv.precision import autocast, wrap  # noqa: E402
+from robuniv.settings import DatasetSettings, EvaluationSettings, InversionSettings, TrainSettings  # noqa: E402
+
+# ResNet-50 on one H200 (issue 11): fp32 reported, bf16 the targets of issue 11 (estimates until measured).
+REFERENCE = {
+    ("train", "fp32"): (706.0, "reported H200 fp32"),
+    ("invert", "fp32"): (3433.0, "reported H200 fp32"),
+    ("train", "bf16"): (950.0, "estimate (issue target, bf16)"),
+    ("invert", "bf16"): (4500.0, "estimate (issue target, bf16)"),
+}
+# Forward-only passes are about 3x cheaper than forward+backward: extraction ≈ 3 × inversion img·step/s.
+FORWARD_PER_STEP = 3.0
+COMPARE_SECONDS = 60.0  # one compare_models job (all measures, 10 RTD trials of 500 inputs): estimate
+KNN_SECONDS = 5.0  # one build_knn_graph job (10k x 10k cosine top-500 on a GPU): estimate
+PROBE_SECONDS_PER_EPOCH_PER_MIMG = 2.0  # a linear probe on 1M x 2048 features, per epoch: estimate
+# Forward-backward cost relative to ResNet-50 (GFLOPs at 224 px: 1.8, 4.1, 11.4, ~35, 4.3, 7.8, 15.5).
+ARCH_COST = {"resnet18": 0.44, "resnet50": 1.0, "wide_resnet50_2": 2.8, "wide_resnet50_4": 8.5,
+             "resnext50_32x4d": 1.05, "densenet161": 1.9, "vgg16_bn": 3.8, "vgg16": 3.8}
+# (train images, eval images, image side) per data set of the paper; CIFAR-10 at 32 px costs ~(32/224)^2.
+DATASETS = {"imagenet1k": (1_281_167, 50_000, 224), "imagenet100": (126_689, 5_000, 224),
+            "cifar10": (50_000, 10_000, 32)}
+
+
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device, repeats):
+    fn()  # warm-up (cudnn autotune, allocator)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def measure(args) -> dict:
+    """Throughput of each stage on random data (seconds per batch → rates)."""
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    model = create_model(args.arch, num_classes=args.num_classes, variant=args.variant, width=args.width,
+                         image_size=args.image_size).to(device)
+    x = torch.rand(args.batch, 3, args.image_size, args.image_size, device=device)
+    y = torch.randint(0, args.num_classes, (args.batch,), device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    net = wrap(model, device, args.precision)
+
+    def train_step():
+        model.eval()
+        adv = pgd_l2(net, x, y, eps=1.0, step_size=2 / 3, steps=args.pgd_steps)
+        model.train()
+        loss = torch.nn.functional.cross_entropy(net(adv), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    rates = {"train": args.batch / timed(train_step, device, args.batches)}
+    model.eval()
+    inv = timed(lambda: invert(net, x, x.flip(0), iterations=args.inversion_steps), device, args.batches)
+    rates["invert"] = args.batch * args.inversion_steps / inv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cpu_x = x.cpu()
+
+        def extract():
+            batches = [(np.arange(args.batch), cpu_x, np.zeros(args.batch), np.arange(args.batch))]
+            write_activations(model, batches, Path(tmp) / "a.h5", n=args.batch, attrs={}, device=device,
+                              precision=args.precision)
+
+        rates["extract"] = args.batch / timed(extract, device, args.batches)
+
+    with torch.no_grad(), autocast(device, args.precision):
+        feats = torch.cat([model.forward_features(x).float() for _ in range(max(1, args.compare_n // args.batch))])
+    ra, rb = feats, feats + 0.1 * torch.randn_like(feats)
+    la, lb = model.forward_head(ra).detach(), model.forward_head(rb).detach()
+
+    def compare():
+        S.agreement(la, lb), S.jsd_sim(la, lb), S.cka(ra, rb), S.cka(ra, rb, debiased=True)
+        S.procrustes_sim(ra, rb)
+        k = min(10, len(ra) - 1)
+        S.jaccard_from_graphs(S.knn_graph(ra, k), S.knn_graph(rb, k), k)
+
+    rates["compare"] = 1.0 / timed(compare, device, args.batches)
+    rates["compare_n"] = len(ra)
+    return rates
+
+
+# ---------------------------------------------------------------- job counts of a config
+def dry_run(config: str) -> str:
+    """``snakemake -n --configfile config`` output (rule blocks and job stats)."""
+    proc = subprocess.run(["snakemake", "-n", "--configfile", config], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake -n --configfile {config} failed:\n{proc.stderr[-2000:]}")
+    return proc.stdout + proc.stderr
+
+
+def job_stats(text: str) -> dict[str, int]:
+    """The ``Job stats`` table of a dry run: rule -> count."""
+    counts, inside = {}, False
+    for line in text.splitlines():
+        if line.startswith("Job stats"):
+            inside = True
+            continue
+        if inside:
+            m = re.match(r"^(\w+)\s+(\d+)\s*$", line.strip())
+            if m and m.group(1) != "total":
+                counts[m.group(1)] = int(m.group(2))
+            elif line.strip().startswith("total"):
+                break
+    if not counts:
+        raise ValueError("no 'Job stats' table in the dry-run output")
+    return counts
+
+
+def job_wildcards(text: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job block of a dry run."""
+    jobs, rule = [], None
+    for line in text.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+            jobs.append((rule, {}))
+            continue
+        m = re.match(r"^\s+wildcards: (.*)$", line)
+        if m and jobs:
+            jobs[-1][1].update(dict(kv.split("=", 1) for kv in m.group(1).split(", ") if "=" in kv))
+    return jobs
+
+
+def _arch_cost(model: str) -> float:
+    for name in sorted(ARCH_COST, key=len, reverse=True):
+        if model.startswith(name):
+            return ARCH_COST[name]
+    return 1.0
+
+
+def _rate(stage: str, precision: str, measured: dict | None):
+    if measured is not None and stage in measured:
+        return measured[stage], "measured"
+    if (stage, precision) in REFERENCE:
+        return REFERENCE[(stage, precision)]
+    invert_rate, _ = REFERENCE[("invert", precision)]
+    if stage == "extract":
+        return FORWARD_PER_STEP * invert_rate, "estimate (3 x inversion rate)"
+    if stage == "evaluate":
+        return invert_rate, "estimate (inversion rate per PGD step)"
+    raise KeyError(stage)
+
+
+ORDER = ["train_model", "evaluate_model", "invert_images", "extract_activations", "extract_train_features",
+         "build_knn_graph", "compare_models", "compare_subgroups", "train_probe"]
+
+
+def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: dict | None = None,
+             config: dict | None = None, train_gpus: int | None = None) -> list[dict]:
+    """GPU-hours per stage of the jobs of one dry run (ResNet-50 rates scaled per architecture)."""
+    config = config or {}
+    train = TrainSettings(**{k: v for k, v in (config.get("training") or {}).items() if k in TrainSettings.__dataclass_fields__})
+    inversion = InversionSettings(**{k: v for k, v in (config.get("inversion") or {}).items()
+                                     if k in InversionSettings.__dataclass_fields__})
+    evaluation = EvaluationSettings(**{k: v for k, v in (config.get("evaluation") or {}).items()
+                                       if k in EvaluationSettings.__dataclass_fields__ and k != "fixed_attack_eps"})
+    n_inputs = DatasetSettings.n_inputs
+    stats = job_stats(text)
+    per_stage: dict[str, list[float]] = {}
+    sources: dict[str, str] = {}
+    for rule, wc in job_wildcards(text):
+        dataset = wc.get("dataset", "imagenet1k")
+        n_train, n_eval, side = DATASETS.get(dataset, DATASETS["imagenet1k"])
+        cost = _arch_cost(wc.get("model", "resnet50")) * (side / 224) ** 2
+        n = int((config.get("datasets", {}).get(dataset, {}) or {}).get("n_inputs", n_inputs))
+        if rule == "train_model":
+            rate, src = _rate("train", precision, measured)
+            seconds = n_train * train.epochs * cost / rate  # rate counts adversarial images (PGD-3 included)
+            seconds *= (1 + train.attack_steps) / 4 if float(wc.get("eps", 1)) > 0 else 1 / 4
+        elif rule == "invert_images":
+            rate, src = _rate("invert", precision, measured)
+            seconds = n * inversion.iterations * cost / rate
+        elif rule in ("extract_activations", "extract_train_features"):
+            rate, src = _rate("extract", precision, measured)
+            seconds = (n if rule == "extract_activations" else n_train) * cost / rate
+        elif rule == "evaluate_model":
+            rate, src = _rate("evaluate", precision, measured)
+            seconds = n_eval * (evaluation.attack_steps + 2) * cost / rate
+        elif rule == "compare_models" or rule == "compare_subgroups":
+            seconds, src = COMPARE_SECONDS, "estimate"
+        elif rule == "build_knn_graph":
+            seconds, src = KNN_SECONDS, "estimate"
+        elif rule == "train_probe":
+            seconds, src = PROBE_SECONDS_PER_EPOCH_PER_MIMG * 30 * n_train / 1e6, "estimate"
+        else:
+            continue
+        per_stage.setdefault(rule, []).append(seconds)
+        sources[rule] = src
+    rows = []
+    for rule, seconds in sorted(per_stage.items(), key=lambda kv: ORDER.index(kv[0])):
+        total = sum(seconds)
+        per_job = (train_gpus or train.gpus) if rule == "train_model" else 1
+        # Jobs spread over the GPUs; a training job on `per_job` GPUs (DDP) assumed linear (estimate).
+        wall = max(total / gpus, max(seconds) / per_job)
+        rows.append({"stage": rule, "jobs": stats.get(rule, len(seconds)), "gpu_hours": total / 3600,
+                     "wall_hours": wall / 3600, "source": sources[rule]})
+    return rows
+
+
+def print_measured(rates: dict, args) -> None:
+    print(f"# measured: {args.arch} width {args.width} at {args.image_size} px, {args.device}, {args.precision}, "
+          f"batch {args.batch}")
+    print(f"{'stage':<12}{'throughput':>16}  unit")
+    print(f"{'training':<12}{rates['train']:>16.1f}  img/s (PGD-{args.pgd_steps} adversarial)   measured")
+    print(f"{'inversion':<12}{rates['invert']:>16.1f}  img*step/s                  measured")
+    print(f"{'extraction':<12}{rates['extract']:>16.1f}  img/s                       measured")
+    print(f"{'comparison':<12}{rates['compare']:>16.2f}  pairs/s at N={rates['compare_n']} (no RTD)  measured")
+
+
+def print_estimate(name: str, rows: list[dict], gpus: int, precision: str) -> None:
+    print(f"\n# {name}: ResNet-50 rates scaled by FLOPs per architecture; wall-h: jobs spread over {gpus} GPUs")
+    print(f"{'stage':<24}{'jobs':>6}{'GPU-h (1 GPU)':>15}{f'wall-h ({gpus} GPUs)':>18}  rate")
+    for r in rows:
+        print(f"{r['stage']:<24}{r['jobs']:>6}{r['gpu_hours']:>15.1f}{r['wall_hours']:>18.2f}  {r['source']}")
+    total = sum(r["gpu_hours"] for r in rows)
+    no_train = [r for r in rows if r["stage"] != "train_model"]
+    wall = sum(r["wall_hours"] for r in rows)
+    wall_nt = sum(r["wall_hours"] for r in no_train)
+    print(f"{'total':<24}{'':>6}{total:>15.1f}{wall:>18.2f}  (stages one after another: upper bound)")
+    print(f"{'total without training':<24}{'':>6}{sum(r['gpu_hours'] for r in no_train):>15.1f}{wall_nt:>18.2f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="resnet50")
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--variant", default="imagenet")
+    parser.add_argument("--num-classes", type=int, default=1000)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--batches", type=int, default=5, help="timed batches per stage (after one warm-up)")
+    parser.add_argument("--pgd-steps", type=int, default=3)
+    parser.add_argument("--inversion-steps", type=int, default=20)
+    parser.add_argument("--compare-n", type=int, default=10_000)
+    parser.add_argument("--configs", nargs="*", default=["configs/imagenet1k.yaml", "configs/imagenet100.yaml",
+                                                         "configs/cifar10.yaml"])
+    parser.add_argument("--dry-run-output", nargs="*", default=None,
+                        help="saved `snakemake -n` outputs, one per config, instead of running snakemake")
+    parser.add_argument("--gpus", type=int, default=32)
+    parser.add_argument("--train-gpus", type=int, default=8, help="GPUs per training job (DDP) in the estimate")
+    parser.add_argument("--use-measured", action="store_true",
+                        help="estimate with this run's rates (only meaningful for resnet50 on the target GPU)")
+    parser.add_argument("--skip-measure", action="store_true")
+    args = parser.parse_args(argv)
+    torch.backends.cudnn.benchmark = True
+
+    rates = None
+    if not args.skip_measure:
+        rates = measure(args)
+        print_measured(rates, args)
+    import yaml
+
+    for i, config in enumerate(args.configs):
+        text = (Path(args.dry_run_output[i]).read_text() if args.dry_run_output else dry_run(config))
+        cfg = yaml.safe_load((ROOT / config).read_text()) if (ROOT / config).is_file() else {}
+        for precision in ("fp32", "bf16"):
+            rows = estimate(text, precision=precision, gpus=args.gpus, config=cfg,
+                            measured=rates if args.use_measured and precision == args.precision else None,
+                            train_gpus=args.train_gpus)
+            print_estimate(f"{config} ({precision})", rows, args.gpus, precision)
+    return rates
+
+
+if __name__ == "__main__":
+    main()
