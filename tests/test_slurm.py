@@ -57,8 +57,8 @@ def test_slurm_profile_groups_the_short_jobs(repo, tmp_path):
     out = dry_run(repo, no_conda_env(tmp_path), "--profile", "profiles/slurm")
     groups = re.findall(r"Group job (\w+) \(jobs", out)
     extraction = int(re.search(r"^extract_activations\s+(\d+)$", out, flags=re.M).group(1))
-    # The demo's 48 extraction jobs go to Slurm as 3 group jobs of at most 16; comparisons likewise.
-    assert groups.count("extract") == -(-extraction // 16), groups
+    # The demo's 48 extraction jobs go to Slurm as 6 group jobs of at most 8; comparisons likewise.
+    assert groups.count("extract") == -(-extraction // 8), groups
     assert "compare" in groups and "subgroups" in groups
 
 
