@@ -114,3 +114,25 @@ def test_gpu_job_slots_follow_visible_devices_and_match_the_local_profile(visibl
     with open(ROOT / "profiles" / "local" / "config.yaml") as fh:
         profile = yte.process_yaml(fh, require_use_yte=True)
     assert profile["resources"]["gpu"] == expected
+
+
+def test_job_that_declared_no_gpu_claims_none(tmp_path):
+    # The Snakemake script's `snakemake` object says gpu=0 (a comparison): it uses GPU 0 as a guest, no lock.
+    holders = [start_job(2, tmp_path) for _ in range(2)]
+    assert {h.stdout.readline().strip() for h in holders} == {"cuda:0", "cuda:1"}
+    script = textwrap.dedent("""
+        import types, torch
+        from robuniv import runtime
+        torch.cuda.is_available = lambda: True
+        torch.cuda.device_count = lambda: 2
+        torch.cuda.set_device = lambda i: None
+        snakemake = types.SimpleNamespace(resources={"gpu": 0})
+        print(runtime.pick_device())
+    """)
+    env = dict(os.environ, ROBUNIV_GPU_LOCK_DIR=str(tmp_path), PYTHONPATH=str(ROOT / "workflow"))
+    env.pop("ROBUNIV_DEVICE", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "cuda:0", out.stderr
+    for h in holders:
+        h.stdin.close()
+        h.wait(timeout=30)

@@ -115,9 +115,26 @@ def claim_gpu_slot(n_devices: int, keys=None, lock_dir=None, poll_s: float = 1.0
         time.sleep(poll_s)
 
 
-def pick_device():
-    """The device of this job: ``ROBUNIV_DEVICE`` if set (e.g. ``cpu`` on a GPU node); else a GPU of its own
-    (see :func:`claim_gpu_slot`) where CUDA is available; else the CPU."""
+def _declared_gpus() -> int | None:
+    """The ``gpu`` resource of the Snakemake job running this script (its ``snakemake`` object), if any."""
+    job = getattr(sys.modules.get("__main__"), "snakemake", None)
+    resources = getattr(job, "resources", None)
+    if resources is None:
+        return None
+    try:
+        return int(resources.get("gpu", 0) or 0)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def pick_device(gpus: int | None = None):
+    """The device of this job: ``ROBUNIV_DEVICE`` if set (e.g. ``cpu`` on a GPU node); else, where CUDA is
+    available, a GPU of its own (see :func:`claim_gpu_slot`); else the CPU.
+
+    ``gpus``: the GPUs the job declared (its rule's ``gpu`` resource; read from the Snakemake job when not
+    given). A job that declared none (e.g. a comparison) is not counted by Snakemake's GPU limit, so it claims
+    no GPU (it would wait for GPU jobs) and uses the first visible one as a guest.
+    """
     import torch
 
     wanted = os.environ.get("ROBUNIV_DEVICE")
@@ -126,9 +143,13 @@ def pick_device():
     if not torch.cuda.is_available():
         return torch.device("cpu")
     n = torch.cuda.device_count()
-    index = 0 if n <= 1 else claim_gpu_slot(n, log=logging.getLogger("robuniv"))
+    if gpus is None:
+        gpus = _declared_gpus()
+    claim = n > 1 and gpus != 0
+    index = claim_gpu_slot(n, log=logging.getLogger("robuniv")) if claim else 0
     torch.cuda.set_device(index)
-    logging.getLogger("robuniv").info("device cuda:%d of %d visible GPU(s)", index, n)
+    logging.getLogger("robuniv").info("device cuda:%d of %d visible GPU(s)%s", index, n,
+                                      "" if claim or n == 1 else " (shared: the job declared no GPU)")
     return torch.device(f"cuda:{index}")
 
 
