@@ -32,9 +32,11 @@ include: "workflow/rules/probes.smk"
 include: "workflow/rules/tables_figures.smk"
 
 
-# Downloads (compute nodes are often offline), tables and figures run on the submitting host.
+# Downloads (compute nodes are often offline; prepare_dataset fetches CIFAR-10 where `download: true`),
+# tables and figures run on the submitting host.
 localrules:
     all,
+    prepare_dataset,
     download_checkpoint,
     accuracy_table,
     similarity_tables,

@@ -46,7 +46,7 @@ def test_dry_run_of_demo_plans_every_stage(tmp_path):
                     "build_knn_graph": 4 * 3 * (1 + 3), "compare_models": 4 * (3 + 6), "similarity_tables": 1,
                     "plot_figures": 1, "figure_inversions": 4, "compare_subgroups": 4 * 3,
                     "extract_train_features": 3, "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1,
-                    "all": 1}
+                    "figure_inversions_by_eps": 1, "all": 1}
 
 
 def test_rule_names_in_the_schema_are_the_workflows_rules():
@@ -189,7 +189,7 @@ def test_changing_a_figure_setting_reruns_only_figures(finished_small, tmp_path)
         cfg["figures"]["dpi"] = 50
 
     assert planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, dpi)) == {
-        "plot_figures": 1, "figure_inversions": 2, "analysis_figures": 1, "all": 1}
+        "plot_figures": 1, "figure_inversions": 2, "figure_inversions_by_eps": 1, "analysis_figures": 1, "all": 1}
 
 
 @pytest.mark.slow
@@ -213,7 +213,8 @@ def test_adding_an_eps_plans_only_its_jobs(finished_small, tmp_path):
     assert jobs == {"train_model": 2, "evaluate_model": 2, "invert_images": 2, "extract_activations": 2 * 3,
                     "build_knn_graph": 2 * 3, "compare_models": 1 + 2, "figure_inversions": 1, "accuracy_table": 1,
                     "similarity_tables": 1, "plot_figures": 1, "compare_subgroups": 1, "extract_train_features": 2,
-                    "train_probe": 2, "analysis_tables": 1, "analysis_figures": 1, "all": 1}
+                    "train_probe": 2, "analysis_tables": 1, "analysis_figures": 1, "figure_inversions_by_eps": 1,
+                    "all": 1}
 
 
 @pytest.mark.slow

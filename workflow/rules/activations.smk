@@ -15,7 +15,7 @@ rule extract_activations:
     threads: rule_threads("extract_activations")
     resources:
         mem_mb=rule_resource("extract_activations", "mem_mb", 16000),
-        runtime=rule_resource("extract_activations", "runtime", 120),
+        runtime=rule_resource("extract_activations", "runtime", 30),
         gpu=rule_resource("extract_activations", "gpu", 1),
     params:
         source=get_source,
