@@ -49,6 +49,15 @@ def test_dry_run_of_demo_plans_every_stage(tmp_path):
                     "figure_inversions_by_eps": 1, "all": 1}
 
 
+def test_snakefmt_and_lint_are_clean():
+    files = ["Snakefile", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "rules").glob("*.smk"))]
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *files], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lint = snakemake("--lint", "text", check=False)
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout[-3000:]
+
+
 def test_rule_names_in_the_schema_are_the_workflows_rules():
     from robuniv import config as rc
 
