@@ -140,7 +140,9 @@ def test_demo_accuracies(finished_demo):
     fixed = table[table.attack_eps == 1.0].groupby("eps").adversarial_accuracy.mean()
     assert list(fixed.index) == [0.0, 0.25, 0.5, 1.0]
     assert fixed.is_monotonic_increasing and fixed[1.0] - fixed[0.0] > 0.15, fixed
-    for path in (finished_demo / "results" / "digits").glob("eps*/models/*.ckpt"):
+    checkpoints = sorted((finished_demo / "results" / "digits").glob("eps*/models/*.ckpt"))
+    assert len(checkpoints) == 12  # an empty glob must not pass
+    for path in checkpoints:
         assert path.stat().st_size > 0
 
 
@@ -243,7 +245,9 @@ def test_demo_analyses(finished_demo):
     tables = finished_demo / "results" / "tables"
     probes = pd.read_csv(tables / "probes.csv")
     assert set(probes.kind) == {"pretrained ε=0", "pretrained ε=1", "probes ε=1"}
-    for path in (finished_demo / "results" / "digits" / "eps1" / "probes").glob("*.h5"):
+    probe_files = sorted((finished_demo / "results" / "digits" / "eps1" / "probes").glob("*.h5"))
+    assert len(probe_files) == 3  # an empty glob must not pass
+    for path in probe_files:
         with h5py.File(path) as fh:
             assert fh["accuracy"][0] > 0.8, path  # 10 classes: chance is 0.1
     assert len(probes[probes.kind == "probes ε=1"]) == 3

@@ -182,12 +182,13 @@ def grouped_boxes(ax, data: pd.DataFrame, *, x: str, hue: str, x_order, hue_orde
 
 
 def _label_n(ax, counts, *, annotate: bool = False) -> set:
-    """The n of every box; with ``annotate`` (boxes of one panel differ in n) small n are written above their
-    box."""
+    """The n of every box; where boxes of one panel differ in n, the boxes with fewer values than the panel's
+    largest n (the exceptions to the legend's range) are labelled above the box."""
     ns = {n for _, _, n in counts}
     if annotate or len(ns) > 1:
+        most = max(ns)
         for pos, top, n in counts:
-            if n <= SMALL_N:
+            if n <= SMALL_N and (n < most or len(ns) == 1):
                 ax.annotate(f"n={n}", (pos, top), xytext=(0, 3), textcoords="offset points", ha="center",
                             va="bottom", fontsize=7, color="0.25")
     return ns
