@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import scipy.stats
+import torch
 
 from robuniv.analyses import (SUBGROUP_COLUMNS, agreement_mask, error_rate_limits, fort_agreement_bounds,
                               paired_permutation_test, probe_logits, subgroup_measures, train_linear_probe)
@@ -182,3 +183,41 @@ def test_linear_probe_learns_digits_far_above_chance():
     assert accuracy > 0.85  # chance: 0.1
     again = train_linear_probe(x.flatten(1).numpy(), y.numpy(), 10, epochs=30, batch_size=256, seed=0)
     assert np.array_equal(probe_logits(again, xe.flatten(1).numpy()), probe_logits(probe, xe.flatten(1).numpy()))
+
+
+class _CountingRows:
+    """An on-disk-like N x D array that records the largest read (an h5py dataset reads the same way)."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.largest = array, array.shape, 0
+
+    def __getitem__(self, key):
+        rows = self.array[key]
+        self.largest = max(self.largest, len(rows))
+        return rows
+
+
+def test_probe_streams_features_from_disk_in_blocks(tmp_path):
+    import h5py
+
+    from robuniv.analyses import train_linear_probe
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    centres = rng.normal(size=(3, 16)) * 4
+    features = (centres[labels] + rng.normal(size=(600, 16))).astype(np.float32)
+    on_disk = _CountingRows(features)
+    probe = train_linear_probe(on_disk, labels, 3, epochs=3, batch_size=32, block_batches=4)
+    assert on_disk.largest <= 32 * 4  # never more than one block in memory
+    with h5py.File(tmp_path / "f.h5", "w") as fh:
+        fh["x"] = features
+    with h5py.File(tmp_path / "f.h5", "r") as fh:
+        streamed = train_linear_probe(fh["x"], labels, 3, epochs=3, batch_size=32, block_batches=4)
+    in_memory = train_linear_probe(features, labels, 3, epochs=3, batch_size=32)
+    for model in (probe, streamed, in_memory):
+        accuracy = (model(torch.from_numpy(features)).argmax(1).numpy() == labels).mean()
+        assert accuracy > 0.95, accuracy
+    assert torch.equal(probe.weight, streamed.weight)  # the same data and seed stream identically
+    features[5, 3] = np.nan
+    with pytest.raises(ValueError, match="rows 0-127 contain NaN"):
+        train_linear_probe(_CountingRows(features), labels, 3, epochs=1, batch_size=32, block_batches=4)

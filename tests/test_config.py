@@ -19,10 +19,11 @@ def demo():
 
 
 def shipped_configs():
-    return [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml")), ROOT / ".test" / "config.yaml"]
+    return [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml")), ROOT / ".test" / "config.yaml",
+            ROOT / "tests" / "slurm" / "config.yaml"]
 
 
-@pytest.mark.parametrize("path", shipped_configs(), ids=lambda p: p.name if p.parent != ROOT / ".test" else ".test")
+@pytest.mark.parametrize("path", shipped_configs(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_configs_validate(path):
     cfg = yaml.safe_load(path.read_text())
     rc.validate(cfg, str(path))

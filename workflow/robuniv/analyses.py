@@ -76,29 +76,56 @@ def paired_permutation_test(x: Sequence[float], y: Sequence[float], *, n_resampl
 
 
 # ---------------------------------------------------------------- linear probes (analysis 5)
-def train_linear_probe(features: np.ndarray, labels: np.ndarray, num_classes: int, *,
+def _in_memory_batches(x, y, batch_size, generator):
+    order = torch.randperm(len(x), generator=generator)
+    for start in range(0, len(x), batch_size):
+        batch = order[start:start + batch_size]
+        yield x[batch], y[batch]
+
+
+def _streamed_batches(features, y, batch_size, generator, block):
+    """Batches from an on-disk N x D array (an h5py dataset): blocks of ``block`` consecutive rows in random
+    order, each read once per epoch and shuffled inside. Only one block is ever in memory."""
+    n_blocks = math.ceil(len(y) / block)
+    for b in torch.randperm(n_blocks, generator=generator).tolist():
+        start, stop = b * block, min(len(y), (b + 1) * block)
+        xb = torch.as_tensor(np.asarray(features[start:stop]), dtype=torch.float32)
+        if not torch.isfinite(xb).all():
+            raise ValueError(f"features rows {start}-{stop - 1} contain NaN or inf")
+        yield from _in_memory_batches(xb, y[start:stop], batch_size, generator)
+
+
+def train_linear_probe(features, labels: np.ndarray, num_classes: int, *,
                        epochs: int = ProbeSettings.epochs, batch_size: int = ProbeSettings.batch_size,
                        lr: float = ProbeSettings.lr, final_lr: float = ProbeSettings.final_lr, seed: int = 0,
-                       device: str | torch.device = "cpu") -> torch.nn.Linear:
+                       device: str | torch.device = "cpu", block_batches: int = 64) -> torch.nn.Linear:
     """A fresh Linear(D, C) on frozen features: Adam, cosine schedule from ``lr`` to ``final_lr`` over
-    ``epochs`` (stepped per batch), cross-entropy (docs/method.md, analysis 5)."""
-    x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+    ``epochs`` (stepped per batch), cross-entropy (docs/method.md, analysis 5).
+
+    ``features`` is an N x D array in memory, or an array on disk (an h5py dataset): then it is streamed in
+    shuffled blocks of ``block_batches`` batches (ImageNet's 1.28M x 4096 features would need 21 GB in memory).
+    """
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"features must be N x D with one label each, got {tuple(x.shape)} and {tuple(y.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError("features contain NaN or inf")
+    in_memory = isinstance(features, (np.ndarray, torch.Tensor, list))
+    shape = tuple(np.shape(features)) if in_memory else tuple(features.shape)
+    if len(shape) != 2 or shape[0] != len(y) or shape[0] == 0:
+        raise ValueError(f"features must be N x D with one label each, got {shape} and {tuple(y.shape)}")
+    if in_memory:
+        x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+        if not torch.isfinite(x).all():
+            raise ValueError("features contain NaN or inf")
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    probe = torch.nn.Linear(x.shape[1], num_classes).to(device)
+    probe = torch.nn.Linear(shape[1], num_classes).to(device)
     optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
-    steps_per_epoch = math.ceil(len(x) / batch_size)
+    block = batch_size * block_batches  # a multiple of the batch: the same number of steps as in memory
+    steps_per_epoch = math.ceil(shape[0] / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch, eta_min=final_lr)
     for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), batch_size):
-            batch = order[start:start + batch_size]
-            loss = torch.nn.functional.cross_entropy(probe(x[batch].to(device)), y[batch].to(device))
+        batches = (_in_memory_batches(x, y, batch_size, generator) if in_memory
+                   else _streamed_batches(features, y, batch_size, generator, block))
+        for xb, yb in batches:
+            loss = torch.nn.functional.cross_entropy(probe(xb.to(device)), yb.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -326,19 +326,20 @@ def train_probes(train_features, regular_activations, probes: dict, *, dataset: 
     from .runtime import pick_device
 
     settings = st.build(st.ProbeSettings, probes)
-    with open_h5(train_features) as fh:  # features only: files of this version hold no logits
-        train = {"representations": fh["representations"][()], "labels": fh["labels"][()]}
     held_out = read_activations(regular_activations)
     num_classes = held_out["logits"].shape[1]
     logits, accuracies = [], []
-    for seed in range(settings.n_probes):
-        probe = train_linear_probe(train["representations"], train["labels"], num_classes, epochs=settings.epochs,
-                                   batch_size=settings.batch_size, lr=settings.lr, final_lr=settings.final_lr,
-                                   seed=seed, device=device or pick_device())
-        out_logits = probe_logits(probe, held_out["representations"])
-        logits.append(out_logits)
-        accuracies.append(float((out_logits.argmax(1) == held_out["labels"]).mean()))
-        log.info("probe seed %d: held-out accuracy %.4f", seed, accuracies[-1])
+    # The training features stay on disk: the probe streams them in shuffled blocks.
+    with open_h5(train_features) as train:
+        labels = train["labels"][()]
+        for seed in range(settings.n_probes):
+            probe = train_linear_probe(train["representations"], labels, num_classes, epochs=settings.epochs,
+                                       batch_size=settings.batch_size, lr=settings.lr, final_lr=settings.final_lr,
+                                       seed=seed, device=device or pick_device())
+            out_logits = probe_logits(probe, held_out["representations"])
+            logits.append(out_logits)
+            accuracies.append(float((out_logits.argmax(1) == held_out["labels"]).mean()))
+            log.info("probe seed %d: held-out accuracy %.4f", seed, accuracies[-1])
     with atomic_h5(out) as fh:
         set_attrs(fh, {"dataset": dataset, "eps": float(eps), "model": model_name, "optimizer": "Adam",
                        "lr": settings.lr, "final_lr": settings.final_lr, "epochs": settings.epochs,
