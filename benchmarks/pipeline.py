@@ -22,7 +22,6 @@ The output is a table per config: stage, jobs, work, GPU-hours on one GPU, wall 
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import subprocess
 import sys

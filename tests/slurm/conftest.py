@@ -24,7 +24,8 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="live Slurm test: set ROBUNIV_SLURM_TESTS=1")
     for item in items:
-        if "slurm" in item.keywords:
+        # the marker, not the keywords: those hold parametrize ids too (test_profile_dry_runs_without_conda[slurm])
+        if item.get_closest_marker("slurm") is not None:
             item.add_marker(skip)
 
 

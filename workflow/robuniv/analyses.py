@@ -4,7 +4,7 @@ subgroups with a paired permutation test, and linear probes on frozen features.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import yaml
 
