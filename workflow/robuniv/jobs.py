@@ -45,7 +45,8 @@ def load_model(checkpoint, source: dict, model: dict, sha256: Optional[str] = No
     return load_robustness_checkpoint(checkpoint, sha256=sha256, **model_spec(source, model))
 
 
-def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: dict, checkpoint) -> dict:
+def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: dict, checkpoint,
+                 sha256: Optional[str] = None) -> dict:
     from .checkpoints import file_sha256
     from .models import representation_layer
 
@@ -53,7 +54,9 @@ def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: dict, 
     return {"dataset": dataset, "eps": float(eps), "model": model_name, "arch": model["arch"],
             "width": float(model.get("width", 1.0)), "variant": variant,
             "layer": representation_layer(model["arch"], variant),
-            "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint)}
+            "checkpoint": str(checkpoint),
+            # a configured sha256 was verified when the model was loaded: no second pass over the file
+            "checkpoint_sha256": sha256.lower() if sha256 else file_sha256(checkpoint)}
 
 
 def prepare_dataset(source: dict, dataset: str, out) -> dict:
@@ -211,7 +214,7 @@ def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict
     n = len(pairs["target_index"])
     bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
     with atomic_h5(out) as fh:
-        set_attrs(fh, {**_model_attrs(dataset, eps, model_name, source, model, checkpoint),
+        set_attrs(fh, {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256),
                        **st.asdict(st.replace(settings, tie_channels=bool(tie))),
                        "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate",
                        "precision": data_settings.precision})
@@ -270,7 +273,7 @@ def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_s
                                  device=device, num_workers=data_settings.num_workers)
     else:
         batches = _inverted_batches(images, labels, targets, batch_size)
-    attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint), "inputs": input_set,
+    attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256), "inputs": input_set,
              "labels": "true class of the target image",
              "index": f"index of the target in the {pairs['pool_split']} split"}
     write_activations(net, batches, out, n=len(targets), attrs=attrs, device=device,
@@ -311,7 +314,7 @@ def extract_train_features(checkpoint, source: dict, model: dict, dataset_settin
     net = load_model(checkpoint, source, model, sha256)
     batches = ((pos, x, y, index[pos]) for pos, x, y in image_batches(
         train, index, data_settings.batch_size, device=device, num_workers=data_settings.num_workers))
-    attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint), "inputs": "train split"}
+    attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256), "inputs": "train split"}
     write_activations(net, batches, out, n=len(index), attrs=attrs, device=device,
                       precision=data_settings.precision, logits=False)  # the probes need no logits
     log.info("%d training images", len(index))
