@@ -206,3 +206,13 @@ def test_jaccard_k_below_n_inputs(demo):
     demo["datasets"]["digits"]["similarity"]["jaccard_k"] = [10, 200]
     with pytest.raises(rc.ConfigError, match=r"jaccard_k: every k must be < n_inputs \(200\)"):
         rc.check_config(demo)
+
+
+def test_training_gpus_come_from_the_training_setting(demo):
+    demo["datasets"]["digits"]["training"]["gpus"] = 2
+    rc.check_config(demo)
+    demo["datasets"]["digits"]["resources"] = {"train_model": {"gpu": 0}}  # CPU-only: allowed
+    rc.check_config(demo)
+    demo["datasets"]["digits"]["resources"] = {"train_model": {"gpu": 4}}
+    with pytest.raises(rc.ConfigError, match=r"datasets\.digits\.resources\.train_model\.gpu: set GPUs of a training job"):
+        rc.check_config(demo)

@@ -209,9 +209,19 @@ def test_changing_jaccard_k_reruns_no_forward_pass(finished_small, tmp_path):
         cfg["datasets"]["digits"]["similarity"]["jaccard_k"] = [5, 10, 20]
 
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, jaccard))
-    # 12 graphs (2 ε x 2 models x 3 input sets), 6 comparisons, 2 subgroup comparisons, and the aggregations
-    assert jobs == {"build_knn_graph": 12, "compare_models": 6, "compare_subgroups": 2, "similarity_tables": 1,
+    # 12 graphs (2 ε x 2 models x 3 input sets), 6 comparisons and the aggregations; no extraction, and no
+    # subgroup comparison (those use their own k and the RTD settings only)
+    assert jobs == {"build_knn_graph": 12, "compare_models": 6, "similarity_tables": 1,
                     "analysis_tables": 1, "plot_figures": 1, "analysis_figures": 1, "all": 1}
+
+
+@pytest.mark.slow
+def test_changing_the_figure_model_reruns_only_its_figure(finished_small, tmp_path):
+    def model(cfg):
+        cfg["datasets"]["digits"]["figure_model"] = "vgg16_bn"
+
+    assert planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, model)) == {
+        "figure_inversions_by_eps": 1, "all": 1}
 
 
 @pytest.mark.slow

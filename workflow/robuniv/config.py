@@ -259,6 +259,11 @@ def check_config(config: dict) -> None:
                 if checkpoint_url(config, name, model, k) is None:
                     raise ConfigError(f"{mwhere}.sha256: ε {format_eps(k)} is trained here, not downloaded; "
                                       "a sha256 is checked only for downloaded or placed checkpoints")
+        train_gpu = rule_resource(config, name, "train_model", "gpu", None)
+        if train_gpu not in (None, 0):
+            raise ConfigError(f"{where}.resources.train_model.gpu: set GPUs of a training job with "
+                              f"{where}.training.gpus (it is also the number of DDP processes); only gpu: 0 "
+                              "(CPU-only) may be given here")
         if not any(len(models_at(config, name, e)) >= 2 for e in keys):
             raise ConfigError(f"{where}.models: at least two models must exist at one ε to compare anything "
                               f"(found {len(ds['models'])} model(s))")

@@ -189,14 +189,6 @@ def has_input_images(path) -> bool:
         return TARGET_IMAGES in fh and SEED_IMAGES in fh
 
 
-def read_input_images(path, name: str, start: int, stop: int) -> torch.Tensor:
-    """uint8 rows ``start:stop`` of ``target_images`` or ``seed_images`` of an inputs file."""
-    from .h5io import open_h5
-
-    with open_h5(path) as fh:
-        return torch.from_numpy(fh[name][start:stop])
-
-
 def _stored_batches(path, names, n, batch_size, device):
     from .h5io import H5Error, open_h5
 

@@ -184,6 +184,7 @@ def pair_subgroup_table(act_a: dict, act_b: dict, *, dataset: str, eps: float, m
     frame = subgroup_measures(act_a["representations"], act_b["representations"], mask,
                               minimum=subgroups["min_size"], k=subgroups["k"], rtd_trials=similarity["rtd_trials"],
                               rtd_batch=similarity["rtd_batch"], rtd_seed=similarity["rtd_seed"],
+                              with_rtd=similarity.get("rtd", True),
                               matched_draws=subgroups.get("matched_draws", SubgroupSettings.matched_draws),
                               matched_seed=subgroups.get("seed", SubgroupSettings.seed))
     frame = frame.assign(dataset=dataset, eps=float(eps), model_a=model_a, model_b=model_b)
@@ -302,14 +303,19 @@ def read_accuracies(paths: Iterable) -> dict:
 
 
 def read_error_rates(paths: Iterable) -> dict:
-    """{(dataset, model, ε): error rate on the compared inputs} from regular-image activation files."""
-    from .h5io import read_activations
+    """{(dataset, model, ε): error rate on the compared inputs} from regular-image activation files (their
+    logits and labels only: the N x D representations are not read)."""
+    from .h5io import H5Error, open_h5
 
     out = {}
     for path in paths:
-        act = read_activations(path, check_finite=False)
-        attrs = act["attrs"]
-        error = float((act["logits"].argmax(1) != act["labels"]).mean())
+        with open_h5(path) as fh:
+            if "logits" not in fh or "labels" not in fh:
+                raise H5Error(f"{path}: dataset 'logits' or 'labels' is missing")
+            logits, labels, attrs = fh["logits"][()], fh["labels"][()], dict(fh.attrs)
+        if len(logits) != len(labels) or len(labels) == 0:
+            raise H5Error(f"{path}: {len(logits)} logits rows for {len(labels)} labels")
+        error = float((logits.argmax(1) != labels).mean())
         out[(attrs["dataset"], attrs["model"], float(attrs["eps"]))] = error
     return out
 

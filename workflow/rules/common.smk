@@ -97,7 +97,11 @@ def get_model(wildcards):
 
 
 def get_dataset_settings(wildcards):
-    return as_params(rc.dataset_settings(config, wildcards.dataset))
+    """The data set's settings that change a job's result (figure_model only chooses a figure: left out, so
+    choosing another model reruns no forward pass)."""
+    settings = as_params(rc.dataset_settings(config, wildcards.dataset))
+    settings.pop("figure_model")
+    return settings
 
 
 def get_training(wildcards):
@@ -117,9 +121,11 @@ def get_similarity(wildcards):
 
 
 def get_training_gpus(wildcards):
-    """GPUs of a training job: datasets.<ds>.resources.train_model.gpu, else the training setting `gpus`."""
-    gpus = rc.training_settings(config, wildcards.dataset, wildcards.model, wildcards.eps).gpus
-    return rc.rule_resource(config, wildcards.dataset, "train_model", "gpu", gpus)
+    """GPUs of a training job: the training setting `gpus` (also the number of DDP processes); 0 where the
+    data set's resources say gpu: 0 (CPU-only, e.g. a test cluster)."""
+    if rc.rule_resource(config, wildcards.dataset, "train_model", "gpu", None) == 0:
+        return 0
+    return rc.training_settings(config, wildcards.dataset, wildcards.model, wildcards.eps).gpus
 
 
 def get_knn_k(wildcards):
@@ -131,6 +137,12 @@ def subgroup_params(dataset):
     settings = as_params(rc.subgroup_settings(config, dataset))
     settings.pop("eps")
     return settings
+
+
+def get_rtd_settings(wildcards):
+    """What the subgroup comparisons use of the similarity settings (a Jaccard k change must not rerun them)."""
+    settings = get_similarity(wildcards)
+    return {key: settings[key] for key in ("rtd", "rtd_trials", "rtd_batch", "rtd_seed")}
 
 
 def get_subgroups(wildcards):

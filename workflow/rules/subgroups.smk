@@ -17,6 +17,6 @@ rule compare_subgroups:
         runtime=rule_resource("compare_subgroups", "runtime", 60),
     params:
         subgroups=get_subgroups,
-        similarity=get_similarity,
+        similarity=get_rtd_settings,
     script:
         "../scripts/compare_subgroups.py"

@@ -83,7 +83,6 @@ rule figure_inversions:
         figures=get_figure_settings(),
         models=get_inversion_models,
         source=get_source,
-        dataset=get_dataset_settings,
     script:
         "../scripts/figure_inversions.py"
 
