@@ -1,9 +1,8 @@
 """The live-Slurm tests: a one-node Slurm started for the session (tests/slurm/cluster.py).
 
-Skipped unless ROBUNIV_SLURM_TESTS=1 (they take minutes and need Debian's slurm-wlm and munge):
+Skipped unless ROBUNIV_SLURM_TESTS=1 (tests/conftest.py; they take minutes and need Debian's slurm-wlm and munge):
     ROBUNIV_SLURM_TESTS=1 python -m pytest -m slurm tests/slurm -s
 """
-import os
 import sys
 from pathlib import Path
 
@@ -11,22 +10,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cluster import local_slurm, missing_commands  # noqa: E402
-
-ENABLED = os.environ.get("ROBUNIV_SLURM_TESTS") == "1"
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slurm: runs the workflow through a live local Slurm (ROBUNIV_SLURM_TESTS=1)")
-
-
-def pytest_collection_modifyitems(config, items):
-    if ENABLED:
-        return
-    skip = pytest.mark.skip(reason="live Slurm test: set ROBUNIV_SLURM_TESTS=1")
-    for item in items:
-        # the marker, not the keywords: those hold parametrize ids too (test_profile_dry_runs_without_conda[slurm])
-        if item.get_closest_marker("slurm") is not None:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

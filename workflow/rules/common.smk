@@ -319,24 +319,13 @@ def figure_outputs(rule_name):
     return out
 
 
-def inversion_figure_outputs():
+def per_dataset_figure_outputs(template, caption):
+    """One output per format of a figure made per data set (and ε); the PNG goes into the report."""
     out = {}
     for fmt in rc.figure_settings(config).formats:
-        target = path("inversion_figure", fmt=fmt)
+        target = path(template, fmt=fmt)
         if fmt == "png":
-            target = report(target, caption="../report/inversions.rst", category="Inversions", subcategory="{dataset}")
-        out[fmt] = target
-    return out
-
-
-def inversion_eps_figure_outputs():
-    out = {}
-    for fmt in rc.figure_settings(config).formats:
-        target = path("inversion_eps_figure", fmt=fmt)
-        if fmt == "png":
-            target = report(
-                target, caption="../report/fig2_inversions.rst", category="Inversions", subcategory="{dataset}"
-            )
+            target = report(target, caption=caption, category="Inversions", subcategory="{dataset}")
         out[fmt] = target
     return out
 

@@ -70,7 +70,7 @@ rule figure_inversions:
         inputs=rules.prepare_inputs.output[0],
         inverted=get_inverted_images,
     output:
-        **inversion_figure_outputs(),
+        **per_dataset_figure_outputs("inversion_figure", "../report/inversions.rst"),
     log:
         "logs/{dataset}/figure_inversions_eps{eps}.log",
     conda:
@@ -92,7 +92,7 @@ rule figure_inversions_by_eps:
         unpack(get_figure_model_inversions),
         inputs=rules.prepare_inputs.output[0],
     output:
-        **inversion_eps_figure_outputs(),
+        **per_dataset_figure_outputs("inversion_eps_figure", "../report/fig2_inversions.rst"),
     log:
         "logs/{dataset}/figure_inversions_by_eps.log",
     conda:
