@@ -36,6 +36,14 @@ FIGURES = {f.name: f for f in [
     Output("fig7_agreement_bounds", "analysis_figures", "Bounds", "Agreement vs its bounds"),
 ]}
 
+# The subgroups of analysis 4, by name (the ``subgroup`` column of subgroups.csv) with their plot labels.
+AGREE, DISAGREE, AGREE_MATCHED = "agree", "disagree", "agree_matched"
+SUBGROUPS = {
+    AGREE: "agree",
+    DISAGREE: "disagree",
+    AGREE_MATCHED: "agree, size-matched to disagree",
+}
+
 CATEGORIES = ["Accuracy", "Predictions", "Representations", "Subgroups", "Probes", "Bounds", "Inversions"]
 
 
