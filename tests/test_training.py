@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from torch.utils.data import TensorDataset
@@ -151,3 +153,70 @@ def test_resume_file_removed_after_final_checkpoint_and_identity_change_starts_a
     summary = train_model(fresh_model(), digits, settings, checkpoint_path=out, resume_path=resume, identity=other)
     assert summary["resumed_from_epoch"] == 0
     assert out.exists() and not resume.exists()  # deleted once the final checkpoint is written
+
+
+def reference_training(model, dataset, settings):
+    """The recipe written out in one process: per epoch the seeds of (seed, epoch), a permutation in batches,
+    PGD examples in eval mode, mean cross-entropy, SGD with momentum and a step schedule."""
+    x, y = dataset.tensors
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.effective_weight_decay)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
+    history = []
+    for epoch in range(settings.epochs):
+        seed_everything(settings.seed * 100_003 + epoch)
+        generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
+        torch.empty((), dtype=torch.int64).random_(generator=generator)  # a DataLoader's base seed comes first
+        order = torch.randperm(len(y), generator=generator)
+        model.train()
+        total, correct = 0.0, 0
+        for start in range(0, len(y), settings.batch_size):
+            batch = order[start:start + settings.batch_size]
+            images, labels = x[batch], y[batch]
+            if settings.eps > 0:
+                images = training.adversarial_batch(model, images, labels, settings.eps, settings.attack_steps,
+                                                    settings.attack_step_factor * settings.eps)
+            logits = model(images)
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(labels)
+            correct += (logits.argmax(1) == labels).sum().item()
+        schedule.step()
+        history.append({"epoch": epoch + 1, "loss": total / len(y), "train_accuracy": correct / len(y),
+                        "lr": optimizer.param_groups[0]["lr"]})
+    return history
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.5])
+def test_train_model_equals_the_recipe_written_out(digits, tmp_path, eps):
+    settings = TrainSettings(epochs=3, batch_size=48, lr=0.05, lr_step=2, eps=eps, attack_steps=2, seed=5)
+    trained, reference = fresh_model(), fresh_model()
+    summary = train_model(trained, digits, settings, checkpoint_path=tmp_path / "m.ckpt",
+                          resume_path=tmp_path / "r.ckpt", meta={"note": "x"})
+    history = reference_training(reference, digits, settings)
+    assert summary == {"epochs": 3, "resumed_from_epoch": 0, "history": history}  # exact floats
+    for key, value in weights(reference).items():
+        assert torch.equal(value, weights(trained)[key]), key
+    assert not trained.training and not (tmp_path / "r.ckpt").exists()
+    ckpt = training.read_checkpoint(tmp_path / "m.ckpt")
+    assert ckpt["epoch"] == 3 and ckpt["robuniv"]["note"] == "x"
+    assert ckpt["robuniv"]["train_fingerprint"] == training.run_fingerprint(settings)
+    assert json.loads(ckpt["robuniv"]["history"]) == history
+
+
+def test_resume_checkpoint_after_every_epoch_holds_the_history_so_far(digits, tmp_path, monkeypatch):
+    settings = TrainSettings(epochs=2, batch_size=64, lr_step=1)
+    real_save, saved = training.save_robustness_checkpoint, []
+
+    def record(path, *args, **kwargs):
+        real_save(path, *args, **kwargs)
+        saved.append((path, kwargs["epoch"], json.loads(kwargs["meta"]["history"])))
+
+    monkeypatch.setattr(training, "save_robustness_checkpoint", record)
+    resume, out = tmp_path / "r.ckpt", tmp_path / "m.ckpt"
+    summary = train_model(fresh_model(), digits, settings, checkpoint_path=out, resume_path=resume)
+    assert [(p, e, [h["epoch"] for h in hist]) for p, e, hist in saved] == [
+        (resume, 1, [1]), (resume, 2, [1, 2]), (out, 2, [1, 2])]
+    assert saved[-1][2] == summary["history"]

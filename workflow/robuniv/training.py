@@ -125,86 +125,153 @@ def train_model(model: Classifier, train_set: Dataset, settings: TrainSettings, 
     ctx = distributed.current()
     device = distributed.device_of(device, ctx)
     model.to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.effective_weight_decay)
-    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
+    optimizer, schedule = _optimizer_and_schedule(model, settings)
     meta = dict(meta or {}, train_fingerprint=run_fingerprint(settings, identity))
     start_epoch = 0
     history: list[dict] = []
     if resume_path is not None and Path(resume_path).is_file():
         start_epoch, history = _resume(model, optimizer, schedule, resume_path, meta["train_fingerprint"])
 
-    if ctx.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        # Buffers (BN running statistics) follow rank 0 before every training forward (DDP's default).
-        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        log.info("DDP: rank %d of %d, %d images per rank and global batch of %d", ctx.rank, ctx.world,
-                 settings.batch_size // ctx.world, settings.batch_size)
-    else:
-        ddp = model
-    forward = autocast_view(ddp, device, settings.precision)
+    forward = autocast_view(_data_parallel(model, device, ctx, settings), device, settings.precision)
     attack_model = autocast_view(model, device, settings.precision)
     data, _ = loading.as_uint8(train_set)
-    n = len(data)
-
-    step_size = settings.attack_step_factor * settings.eps
     for epoch in range(start_epoch, settings.epochs):
-        seed_everything(settings.seed * 100_003 + epoch)
-        generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
-        sampler = loading.GlobalBatchSampler(n, settings.batch_size, generator, ctx.rank, ctx.world)
-        loader = loading.make_loader(data, device=device, num_workers=settings.num_workers, batch_sampler=sampler,
-                                     generator=generator, rank=ctx.rank)
-        model.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        progress = ProgressLog(f"epoch {epoch + 1}/{settings.epochs}", n, PROGRESS_INTERVAL_S)
-        batches = iter(loader)
-        for step in range(len(sampler)):
-            waited = time.perf_counter()
-            images, labels = next(batches)
-            images, labels = loading.to_device(images, device), labels.to(device, non_blocking=True)
-            waited = time.perf_counter() - waited
-            if settings.eps > 0:
-                if ctx.world > 1:
-                    distributed.broadcast_buffers(model)
-                images = adversarial_batch(attack_model, images, labels, settings.eps, settings.attack_steps,
-                                           step_size)
-            logits = forward(images)
-            if ctx.world > 1:  # sum over the rank's images / global batch, times N: DDP's mean is the global mean
-                n_global = min(settings.batch_size, n - step * settings.batch_size)
-                loss_sum = F.cross_entropy(logits, labels, reduction="sum")
-                loss = loss_sum * (ctx.world / n_global)
-            else:
-                loss = F.cross_entropy(logits, labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            batch_loss = loss_sum.item() if ctx.world > 1 else loss.item() * len(labels)
-            total_loss += batch_loss
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += len(labels)
-            progress.update(len(labels) * ctx.world, batch_loss * ctx.world, waited)
-        if ctx.world > 1:
-            total_loss, correct, seen = distributed.all_reduce_sum([total_loss, correct, seen], device)
-            correct, seen = int(correct), int(seen)
+        total_loss, correct, seen, progress = _train_epoch(model, forward, attack_model, optimizer, data, settings,
+                                                           epoch, ctx, device)
         schedule.step()
         record = {"epoch": epoch + 1, "loss": total_loss / seen, "train_accuracy": correct / seen,
                   "lr": optimizer.param_groups[0]["lr"]}
         history.append(record)
-        log.info("epoch %d/%d loss %.4f train accuracy %.4f (%d images, %.1f img/s, %s)", epoch + 1,
-                 settings.epochs, record["loss"], record["train_accuracy"], seen, progress.rate(),
-                 _duration(time.perf_counter() - progress.start))
+        _log_epoch(record, settings.epochs, seen, progress)
         if resume_path is not None and ctx.is_main:
-            save_robustness_checkpoint(resume_path, model, optimizer=optimizer, schedule=schedule,
-                                       epoch=epoch + 1, meta=dict(meta, history=json.dumps(history)))
+            _save_resume_checkpoint(resume_path, model, optimizer, schedule, epoch + 1, meta, history)
     model.eval()
     if ctx.is_main:
-        save_robustness_checkpoint(checkpoint_path, model, optimizer=optimizer, schedule=schedule,
-                                   epoch=settings.epochs, meta=dict(meta, history=json.dumps(history)))
-        if resume_path is not None:
-            Path(resume_path).unlink(missing_ok=True)  # the run is complete: nothing to resume
+        _save_final_checkpoint(checkpoint_path, resume_path, model, optimizer, schedule, settings.epochs, meta,
+                               history)
     distributed.barrier()
     return {"epochs": settings.epochs, "resumed_from_epoch": start_epoch, "history": history}
+
+
+def _optimizer_and_schedule(model: Classifier, settings: TrainSettings):
+    """SGD with momentum and the step schedule of the recipe (lr / lr_gamma every lr_step epochs)."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.effective_weight_decay)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
+    return optimizer, schedule
+
+
+def _data_parallel(model: Classifier, device: torch.device, ctx, settings: TrainSettings):
+    """``model`` in DistributedDataParallel when there are several ranks, else ``model`` itself."""
+    if ctx.world <= 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    # Buffers (BN running statistics) follow rank 0 before every training forward (DDP's default).
+    ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    log.info("DDP: rank %d of %d, %d images per rank and global batch of %d", ctx.rank, ctx.world,
+             settings.batch_size // ctx.world, settings.batch_size)
+    return ddp
+
+
+def _epoch_batches(data, settings: TrainSettings, epoch: int, ctx, device):
+    """Seeds every generator from (seed, epoch), so that a resumed run draws what an uninterrupted one
+    does, and returns this rank's batch sampler and loader of the epoch."""
+    seed_everything(settings.seed * 100_003 + epoch)
+    generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
+    sampler = loading.GlobalBatchSampler(len(data), settings.batch_size, generator, ctx.rank, ctx.world)
+    loader = loading.make_loader(data, device=device, num_workers=settings.num_workers, batch_sampler=sampler,
+                                 generator=generator, rank=ctx.rank)
+    return sampler, loader
+
+
+def _next_batch(batches, device):
+    """The next (images, labels) on ``device`` and the seconds spent waiting for them."""
+    waited = time.perf_counter()
+    images, labels = next(batches)
+    images, labels = loading.to_device(images, device), labels.to(device, non_blocking=True)
+    return images, labels, time.perf_counter() - waited
+
+
+def _training_images(model: Classifier, attack_model, images, labels, settings: TrainSettings, ctx):
+    """The images to train on: ``images`` themselves (ε = 0) or their PGD examples, made with every rank's
+    buffers equal to rank 0's (as the following DDP forward makes them)."""
+    if not settings.eps > 0:
+        return images
+    if ctx.world > 1:
+        distributed.broadcast_buffers(model)
+    return adversarial_batch(attack_model, images, labels, settings.eps, settings.attack_steps,
+                             settings.attack_step_factor * settings.eps)
+
+
+def _loss(logits, labels, settings: TrainSettings, ctx, n: int, step: int):
+    """The loss to back-propagate and, under DDP, the rank's summed loss (else None).
+
+    Under DDP the rank's sum over its images / the global batch, times the world size: DDP's mean of the
+    ranks' gradients is then the global batch's mean.
+    """
+    if ctx.world <= 1:
+        return F.cross_entropy(logits, labels), None
+    n_global = min(settings.batch_size, n - step * settings.batch_size)
+    loss_sum = F.cross_entropy(logits, labels, reduction="sum")
+    return loss_sum * (ctx.world / n_global), loss_sum
+
+
+def _train_epoch(model: Classifier, forward, attack_model, optimizer, data, settings: TrainSettings, epoch: int,
+                 ctx, device):
+    """One epoch over ``data``; returns the summed loss, correct predictions and images (over every rank)
+    and the epoch's ProgressLog."""
+    n = len(data)
+    sampler, loader = _epoch_batches(data, settings, epoch, ctx, device)
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    progress = ProgressLog(f"epoch {epoch + 1}/{settings.epochs}", n, PROGRESS_INTERVAL_S)
+    batches = iter(loader)
+    for step in range(len(sampler)):
+        images, labels, waited = _next_batch(batches, device)
+        images = _training_images(model, attack_model, images, labels, settings, ctx)
+        logits = forward(images)
+        loss, loss_sum = _loss(logits, labels, settings, ctx, n, step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        batch_loss = loss_sum.item() if loss_sum is not None else loss.item() * len(labels)
+        total_loss += batch_loss
+        correct += (logits.argmax(1) == labels).sum().item()
+        seen += len(labels)
+        progress.update(len(labels) * ctx.world, batch_loss * ctx.world, waited)
+    if ctx.world > 1:
+        total_loss, correct, seen = distributed.all_reduce_sum([total_loss, correct, seen], device)
+        correct, seen = int(correct), int(seen)
+    return total_loss, correct, seen, progress
+
+
+def _log_epoch(record: dict, epochs: int, seen: int, progress: ProgressLog) -> None:
+    """The epoch's summary line: loss, train accuracy, images, throughput and duration."""
+    log.info("epoch %d/%d loss %.4f train accuracy %.4f (%d images, %.1f img/s, %s)", record["epoch"],
+             epochs, record["loss"], record["train_accuracy"], seen, progress.rate(),
+             _duration(time.perf_counter() - progress.start))
+
+
+def _checkpoint_meta(meta: dict, history: list[dict]) -> dict:
+    """``meta`` with the history so far, which a resumed run continues."""
+    return dict(meta, history=json.dumps(history))
+
+
+def _save_resume_checkpoint(resume_path, model: Classifier, optimizer, schedule, epoch: int, meta: dict,
+                            history: list[dict]) -> None:
+    """The checkpoint after ``epoch`` (counted from 1) that a rerun resumes from."""
+    save_robustness_checkpoint(resume_path, model, optimizer=optimizer, schedule=schedule, epoch=epoch,
+                               meta=_checkpoint_meta(meta, history))
+
+
+def _save_final_checkpoint(checkpoint_path, resume_path, model: Classifier, optimizer, schedule, epochs: int,
+                           meta: dict, history: list[dict]) -> None:
+    """The trained model's checkpoint; the resume file goes once it is written."""
+    save_robustness_checkpoint(checkpoint_path, model, optimizer=optimizer, schedule=schedule,
+                               epoch=epochs, meta=_checkpoint_meta(meta, history))
+    if resume_path is not None:
+        Path(resume_path).unlink(missing_ok=True)  # the run is complete: nothing to resume
 
 
 def _resume(model, optimizer, schedule, path, fingerprint):
