@@ -9,6 +9,7 @@ import torch
 from robuniv.analyses import (SUBGROUP_COLUMNS, agreement_mask, error_rate_limits, fort_agreement_bounds,
                               paired_permutation_test, probe_logits, subgroup_measures, train_linear_probe)
 from robuniv import similarity as S
+from robuniv.settings import SimilaritySettings
 
 
 def test_fort_bounds_hand_computed():
@@ -221,3 +222,66 @@ def test_probe_streams_features_from_disk_in_blocks(tmp_path):
     features[5, 3] = np.nan
     with pytest.raises(ValueError, match="rows 0-127 contain NaN"):
         train_linear_probe(_CountingRows(features), labels, 3, epochs=1, batch_size=32, block_batches=4)
+
+
+def test_subgroup_names_come_from_the_catalog():
+    from robuniv import analyses, catalog
+
+    assert analyses.SUBGROUPS == tuple(catalog.SUBGROUPS) == ("agree", "disagree", "agree_matched")
+    assert (analyses.AGREE, analyses.DISAGREE, analyses.AGREE_MATCHED) == analyses.SUBGROUPS
+
+
+def test_subgroup_measures_equal_the_measures_computed_on_the_masks():
+    rng = np.random.default_rng(11)
+    reps_a, reps_b = rng.normal(size=(90, 6)), rng.normal(size=(90, 6))
+    mask = rng.permutation(np.arange(90) < 62)  # agreeing inputs scattered, not a prefix
+    k, trials, batch, draws, seed = 4, 2, 40, 4, 9  # batch: more than the 28 disagreeing
+    out = subgroup_measures(reps_a, reps_b, mask, minimum=10, k=k, rtd_trials=trials, rtd_batch=batch, rtd_seed=3,
+                            matched_draws=draws, matched_seed=seed)
+    names = ["cka", "cka_debiased", "procrustes_sim", "procrustes_nuclear_norm", "jaccard@4", "rtd"]
+    assert list(out.subgroup) == [g for g in ("agree", "disagree", "agree_matched") for _ in names]
+    assert list(out.measure) == names * 3
+    table = out.set_index(["subgroup", "measure"])
+    direct = {"cka": S.cka, "cka_debiased": lambda a, b: S.cka(a, b, debiased=True),
+              "procrustes_sim": S.procrustes_sim, "procrustes_nuclear_norm": S.procrustes_nuclear_norm,
+              "jaccard@4": lambda a, b: S.jaccard(a, b, k)}
+    for group, rows in (("agree", mask), ("disagree", ~mask)):
+        a, b = reps_a[rows], reps_b[rows]
+        shared = S.compare_representations(a, b, ks=(k,), with_rtd=False)
+        for name, measure in direct.items():
+            assert table.loc[(group, name), "value"] == shared[name]  # the same computation: exact
+            assert table.loc[(group, name), "value"] == pytest.approx(measure(a, b), rel=1e-9, abs=1e-12)
+        assert table.loc[(group, "rtd"), "value"] == S.rtd(a, b, trials=trials, batch=min(batch, len(a)), seed=3,
+                                                           n_jobs=1)
+        assert (table.loc[group, "n_inputs"] == rows.sum()).all() and (table.loc[group, "n_draws"] == 1).all()
+        assert table.loc[group, "std"].isna().all()
+    agree_rows, n_disagree = np.flatnonzero(mask), int((~mask).sum())
+    draws_rng = np.random.default_rng(seed)
+    subsets = [np.sort(draws_rng.choice(agree_rows, size=n_disagree, replace=False)) for _ in range(draws)]
+    for name, measure in direct.items():
+        per_draw = np.array([S.compare_representations(reps_a[d], reps_b[d], ks=(k,), with_rtd=False)[name]
+                             for d in subsets])
+        assert table.loc[("agree_matched", name), "value"] == float(per_draw.mean())
+        assert table.loc[("agree_matched", name), "std"] == float(per_draw.std(ddof=1))
+        assert table.loc[("agree_matched", name), "value"] == pytest.approx(
+            np.mean([measure(reps_a[d], reps_b[d]) for d in subsets]), rel=1e-9, abs=1e-12)
+        assert table.loc[("agree_matched", name), "n_draws"] == draws
+    assert table.loc[("agree_matched", "rtd"), "value"] == S.rtd(reps_a[mask], reps_b[mask], trials=trials,
+                                                                 batch=min(batch, n_disagree), seed=3, n_jobs=1)
+    assert np.isnan(table.loc[("agree_matched", "rtd"), "std"])
+    assert table.loc[("agree_matched", "rtd"), "n_draws"] == trials
+    assert (table.loc["agree_matched", "n_inputs"] == n_disagree).all()
+
+
+def test_one_matched_draw_has_no_std_and_rtd_can_be_skipped():
+    rng = np.random.default_rng(12)
+    reps_a, reps_b = rng.normal(size=(50, 5)), rng.normal(size=(50, 5))
+    mask = np.arange(50) % 3 != 0
+    out = subgroup_measures(reps_a, reps_b, mask, minimum=5, k=3, matched_draws=1, matched_seed=2,
+                            with_rtd=False).set_index(["subgroup", "measure"])
+    draw = np.sort(np.random.default_rng(2).choice(np.flatnonzero(mask), size=int((~mask).sum()), replace=False))
+    assert out.loc[("agree_matched", "cka"), "value"] == S.compare_representations(
+        reps_a[draw], reps_b[draw], ks=(3,), with_rtd=False)["cka"]
+    assert out.loc["agree_matched", "std"].isna().all() and out.xs("rtd", level="measure")["value"].isna().all()
+    assert out.loc[("agree_matched", "rtd"), "n_draws"] == SimilaritySettings.rtd_trials
+    assert (out.loc[("agree_matched", "cka"), "n_draws"]) == 1

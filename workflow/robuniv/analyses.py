@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import measures as M
+from . import catalog, measures as M
+from .catalog import AGREE, AGREE_MATCHED, DISAGREE
 from .settings import ProbeSettings, SimilaritySettings, SubgroupSettings
 
 
@@ -139,8 +140,7 @@ def probe_logits(probe: torch.nn.Linear, features: np.ndarray) -> np.ndarray:
     return probe(torch.as_tensor(np.asarray(features), dtype=torch.float32, device=weight.device)).cpu().numpy()
 
 
-AGREE, DISAGREE, AGREE_MATCHED = "agree", "disagree", "agree_matched"
-SUBGROUPS = (AGREE, DISAGREE, AGREE_MATCHED)
+SUBGROUPS = tuple(catalog.SUBGROUPS)
 SUBGROUP_COLUMNS = ["subgroup", "measure", "value", "std", "n_inputs", "n_draws"]
 
 
@@ -169,8 +169,6 @@ def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int 
     too when there are fewer agreeing than disagreeing inputs. Returns one row per (subgroup, measure)
     with columns :data:`SUBGROUP_COLUMNS`.
     """
-    from . import similarity as S
-
     reps_a, reps_b = np.asarray(reps_a), np.asarray(reps_b)
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 1 or len(mask) != len(reps_a) or len(reps_a) != len(reps_b):
@@ -179,43 +177,68 @@ def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int 
         raise ValueError(f"matched_draws must be a positive integer, got {matched_draws!r}")
     names = subgroup_measure_names(k)
     smallest = max(minimum, k + 1, 4)
-
-    def measures(rows: np.ndarray) -> dict:
-        a, b = reps_a[rows], reps_b[rows]
-        values = S.compare_representations(a, b, ks=(k,), with_rtd=False)
-        return {name: values[name] for name in names if name != M.RTD}
-
-    def rtd(rows: np.ndarray, batch: int) -> float:
-        if not with_rtd:
-            return float("nan")
-        return S.rtd(reps_a[rows], reps_b[rows], trials=rtd_trials, batch=min(rtd_batch, batch), seed=rtd_seed,
-                     n_jobs=1)
-
+    rtd_options = dict(trials=rtd_trials, batch=rtd_batch, seed=rtd_seed, enabled=with_rtd)
     agree_rows, disagree_rows = np.flatnonzero(mask), np.flatnonzero(~mask)
     n_disagree = len(disagree_rows)
+
     records = []
-
-    def add(group, values: dict, stds: dict, n_inputs: int, n_draws: int):
-        for name in names:
-            draws = rtd_trials if (name == M.RTD and group == AGREE_MATCHED and n_draws) else n_draws
-            records.append({"subgroup": group, "measure": name, "value": values.get(name, float("nan")),
-                            "std": stds.get(name, float("nan")), "n_inputs": n_inputs, "n_draws": draws})
-
     for group, rows in ((AGREE, agree_rows), (DISAGREE, disagree_rows)):
         values = {}
         if len(rows) >= smallest:
-            values = measures(rows) | {M.RTD: rtd(rows, len(rows))}
-        add(group, values, {}, len(rows), 1)
+            values = _measures_on(reps_a, reps_b, rows, names, k) | {
+                M.RTD: _rtd_on(reps_a, reps_b, rows, len(rows), **rtd_options)}
+        records += _subgroup_records(group, names, values, {}, len(rows), 1, rtd_trials)
 
     values, stds = {}, {}
     if smallest <= n_disagree <= len(agree_rows):
-        rng = np.random.default_rng(matched_seed)
-        draws = [measures(np.sort(rng.choice(agree_rows, size=n_disagree, replace=False)))
-                 for _ in range(matched_draws)]
-        for name in draws[0]:
-            per_draw = np.array([d[name] for d in draws])
-            values[name] = float(per_draw.mean())
-            stds[name] = float(per_draw.std(ddof=1)) if len(per_draw) > 1 else float("nan")
-        values[M.RTD] = rtd(agree_rows, n_disagree)
-    add(AGREE_MATCHED, values, stds, n_disagree, matched_draws if values else 0)
+        values, stds = _matched_draws(reps_a, reps_b, agree_rows, n_disagree, names, k, matched_draws, matched_seed)
+        values[M.RTD] = _rtd_on(reps_a, reps_b, agree_rows, n_disagree, **rtd_options)
+    records += _subgroup_records(AGREE_MATCHED, names, values, stds, n_disagree, matched_draws if values else 0,
+                                 rtd_trials)
     return pd.DataFrame(records, columns=SUBGROUP_COLUMNS)
+
+
+def _measures_on(reps_a: np.ndarray, reps_b: np.ndarray, rows: np.ndarray, names: list[str], k: int) -> dict:
+    """Every measure of ``names`` but RTD (computed on its own) on the inputs ``rows``."""
+    from . import similarity as S
+
+    values = S.compare_representations(reps_a[rows], reps_b[rows], ks=(k,), with_rtd=False)
+    return {name: values[name] for name in names if name != M.RTD}
+
+
+def _rtd_on(reps_a: np.ndarray, reps_b: np.ndarray, rows: np.ndarray, max_batch: int, *, trials: int, batch: int,
+            seed: int, enabled: bool) -> float:
+    """RTD on the inputs ``rows`` with at most ``max_batch`` inputs per trial; NaN when not ``enabled``.
+    One process: the subgroups of many pairs already run in parallel jobs."""
+    from . import similarity as S
+
+    if not enabled:
+        return float("nan")
+    return S.rtd(reps_a[rows], reps_b[rows], trials=trials, batch=min(batch, max_batch), seed=seed, n_jobs=1)
+
+
+def _matched_draws(reps_a: np.ndarray, reps_b: np.ndarray, agree_rows: np.ndarray, size: int, names: list[str],
+                   k: int, draws: int, seed: int) -> tuple[dict, dict]:
+    """Mean and standard deviation (ddof 1; NaN for one draw) of each measure but RTD over ``draws`` random
+    subsets of ``size`` agreeing inputs (drawn with ``seed``, each in input order)."""
+    rng = np.random.default_rng(seed)
+    per_draw = [_measures_on(reps_a, reps_b, np.sort(rng.choice(agree_rows, size=size, replace=False)), names, k)
+                for _ in range(draws)]
+    means, stds = {}, {}
+    for name in per_draw[0]:
+        values = np.array([d[name] for d in per_draw])
+        means[name] = float(values.mean())
+        stds[name] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    return means, stds
+
+
+def _subgroup_records(group: str, names: list[str], values: dict, stds: dict, n_inputs: int, n_draws: int,
+                      rtd_trials: int) -> list[dict]:
+    """One output row per measure of ``group``; a measure without a value is NaN. RTD of a computed
+    agree_matched counts its trials as the draws."""
+    records = []
+    for name in names:
+        draws = rtd_trials if (name == M.RTD and group == AGREE_MATCHED and n_draws) else n_draws
+        records.append({"subgroup": group, "measure": name, "value": values.get(name, float("nan")),
+                        "std": stds.get(name, float("nan")), "n_inputs": n_inputs, "n_draws": draws})
+    return records
