@@ -1,6 +1,7 @@
 # robuniv: are adversarially robust networks universal?  See README.md and docs/method.md.
 from snakemake.utils import min_version
 
+from robuniv import catalog
 from robuniv import config as rc
 
 min_version("9.0")
@@ -33,21 +34,15 @@ include: "workflow/rules/tables_figures.smk"
 
 
 # Downloads (compute nodes are often offline; prepare_dataset fetches CIFAR-10 where `download: true`),
-# tables and figures run on the submitting host.
-localrules:
-    all,
-    prepare_dataset,
-    download_checkpoint,
-    accuracy_table,
-    similarity_tables,
-    analysis_tables,
-    plot_figures,
-    analysis_figures,
-    figure_inversions,
-    figure_inversions_by_eps,
+# tables and figures run on the submitting host: the rules that robuniv.catalog.RULES marks local.
+workflow.localrules("all", *catalog.local_rules())
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# The resources table (robuniv.catalog.RULES) names exactly the rules defined above.
+catalog.check_rules([r.name for r in workflow.rules])

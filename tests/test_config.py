@@ -31,7 +31,8 @@ def test_shipped_configs_validate(path):
 
 
 def test_config_module_does_not_import_torch():
-    code = "import sys, robuniv.config, robuniv.settings, robuniv.catalog; print('torch' in sys.modules)"
+    code = ("import sys, robuniv.config, robuniv.settings, robuniv.catalog, robuniv.sources, robuniv.architectures, "
+            "robuniv.measures; robuniv.config.load_schema(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
@@ -50,16 +51,49 @@ def test_schema_sections_equal_settings_fields():
     dataset_fields = {f.name for f in dataclasses.fields(st.DatasetSettings)}
     assert dataset_fields <= set(props)
     assert set(schema["properties"]["figures"]["properties"]) == {f.name for f in dataclasses.fields(st.FigureSettings)}
+    assert set(schema["properties"]["spearman"]["properties"]) == {f.name for f in dataclasses.fields(st.SpearmanSettings)}
+    assert set(schema["$defs"]["model"]["properties"]) == {f.name for f in dataclasses.fields(st.ModelSettings)}
 
 
-def test_schema_enums_equal_registries():
-    from robuniv.data import SOURCES
-    from robuniv.models import ARCHITECTURES
+def test_schema_names_come_from_the_catalogues_not_the_file():
+    from robuniv import catalog
+    from robuniv.architectures import ARCHITECTURES
+    from robuniv.sources import SOURCES, option_keys
 
+    raw = yaml.safe_load(rc.SCHEMA.read_text())["$defs"]
+    for node in (raw["dataset"]["properties"]["source"], raw["model"]["properties"]["arch"], raw["rule"]):
+        assert "enum" not in node, f"names written in the schema file by hand: {node}"
+    assert "allOf" not in raw["dataset"]
     defs = rc.load_schema()["$defs"]
-    assert set(defs["dataset"]["properties"]["source"]["enum"]) == set(SOURCES)
-    assert set(defs["model"]["properties"]["arch"]["enum"]) == set(ARCHITECTURES)
-    assert set(st.SOURCE_TRAINING_DEFAULTS) == set(SOURCES)
+    assert defs["dataset"]["properties"]["source"]["enum"] == list(SOURCES)
+    assert defs["model"]["properties"]["arch"]["enum"] == list(ARCHITECTURES)
+    assert defs["rule"]["enum"] == list(catalog.RULES)
+    # the schema types every option key some source reads, and no other source option
+    assert set(option_keys()) <= set(defs["dataset"]["properties"])
+    required = {rule["if"]["properties"]["source"]["const"]: rule["then"]["required"] for rule in defs["dataset"]["allOf"]}
+    assert required == {s.name: list(s.required) for s in SOURCES.values() if s.required}
+
+
+def test_a_source_without_its_required_option_fails_the_schema(demo):
+    demo["datasets"]["digits"]["source"] = "cifar10"
+    with pytest.raises(rc.ConfigError, match="datasets.digits: 'path' is a required property"):
+        rc.validate(demo, "config.yaml")
+
+
+def test_an_option_the_source_does_not_read_is_refused(demo):
+    demo["datasets"]["digits"]["classes"] = "imagenet100"
+    with pytest.raises(rc.ConfigError, match=r"datasets.digits.classes: data source 'sklearn_digits' does not read"):
+        rc.check_config(demo)
+
+
+def test_plan_fields_stay_out_of_params():
+    # choosing which ε are analysed, a figure's model, or where a checkpoint comes from reruns no job
+    assert "eps" not in st.as_params(st.SubgroupSettings(eps=(0.0, 3.0)))
+    assert "eps" not in st.as_params(st.ProbeSettings(eps=3.0))
+    assert "figure_model" not in st.as_params(st.DatasetSettings(figure_model="m"))
+    model = st.ModelSettings(arch="resnet18", width=1, eps=(0.0,), checkpoint="x{eps}", sha256={0: "a" * 64})
+    assert st.as_params(model) == {"arch": "resnet18", "width": 1.0, "seed": 0}
+    assert st.from_params(st.ModelSettings, st.as_params(model)) == st.ModelSettings(arch="resnet18")
 
 
 def test_schema_error_names_the_key_not_the_schema(demo):

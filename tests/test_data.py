@@ -5,8 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from robuniv.data import (SOURCES, DataError, DataSource, digits_split_indices, imagenet100_classes, labels_of,
-                          load_split, open_split, register_source, source_info, source_info_of)
+from robuniv.data import (DataError, digits_split_indices, imagenet100_classes, labels_of, load_split, open_split,
+                          source_info, source_info_of)
+from robuniv.sources import SOURCES, Source, register_source
 
 
 def test_digits_are_sklearn_digits_in_a_fixed_stratified_split():
@@ -121,20 +122,20 @@ def test_unknown_source_and_split():
         load_split("cifar10", "train", {})
 
 
-def test_registry_lists_each_source_once_with_its_settings():
-    assert list(SOURCES) == ["sklearn_digits", "cifar10", "imagefolder"]
-    assert all(isinstance(src, DataSource) and src.name == name for name, src in SOURCES.items())
-    assert SOURCES["sklearn_digits"].required == ()
-    assert SOURCES["cifar10"].required == ("path",) and SOURCES["imagefolder"].required == ("path",)
-    assert dict(SOURCES["sklearn_digits"].training_defaults) == dict(
-        epochs=6, batch_size=128, lr_step=4, weight_decay=5e-4, num_workers=0)
-    assert dict(SOURCES["cifar10"].training_defaults) == dict(weight_decay_standard=5e-4, num_workers=4)
-    assert dict(SOURCES["imagefolder"].training_defaults) == dict(num_workers=8)
-    with pytest.raises(TypeError):  # read-only: a config merge cannot change the registry
+def test_catalogue_entries_resolve_and_their_training_defaults_are_settings():
+    from robuniv import settings as st
+
+    for name, src in SOURCES.items():
+        assert isinstance(src, Source) and src.name == name
+        assert callable(src.info_function()) and callable(src.load_function())
+        st.build(st.TrainSettings, src.training_defaults)  # every override is a TrainSettings field
+    with pytest.raises(TypeError):  # read-only: a config merge cannot change the catalogue
         SOURCES["cifar10"].training_defaults["num_workers"] = 0
     with pytest.raises(ValueError, match="already registered"):
         register_source(SOURCES["cifar10"])
-    assert source_info("cifar10") == SOURCES["cifar10"].info({})
+    with pytest.raises(ValueError, match="must be among its options"):
+        Source("x", "", info="a:b", load="a:c", required=("path",))
+    assert source_info("cifar10") == SOURCES["cifar10"].info_function()({})
 
 
 def test_unknown_source_lists_the_known_ones():

@@ -4,8 +4,9 @@ import pytest
 import torch
 import torchvision.models as tvm
 
-from robuniv.models import (ARCHITECTURES, VARIANTS, ArchSpec, Classifier, create_model, register_architecture,
-                            representation_layer)
+from robuniv.architectures import (ARCHITECTURES, VARIANTS, Architecture, Variant, register_architecture,
+                                   representation_layer)
+from robuniv.models import Classifier, create_model
 
 TORCHVISION = {
     "resnet18": lambda: tvm.resnet18(),
@@ -35,13 +36,17 @@ def n_params(module):
     return sum(p.numel() for p in module.parameters())
 
 
-def test_registry_has_every_architecture_once_with_both_variants():
+def test_catalogue_has_every_architecture_once_with_both_variants_whose_builders_resolve():
+    from robuniv.sources import resolve
+
     assert set(ARCHITECTURES) == set(TORCHVISION)
-    for name, spec in ARCHITECTURES.items():
-        assert isinstance(spec, ArchSpec) and spec.name == name
-        assert set(spec.builders) == set(VARIANTS) == set(spec.representation_layers) == set(spec.sources)
+    for name, entry in ARCHITECTURES.items():
+        assert isinstance(entry, Architecture) and entry.name == name and entry.relative_cost > 0
+        for variant in VARIANTS:
+            assert isinstance(entry.variant(variant), Variant)
+            assert callable(resolve(entry.variant(variant).builder))
     with pytest.raises(ValueError, match="already registered"):
-        register_architecture("resnet18", imagenet=None, cifar=None, representation_layer="x", source="x")
+        register_architecture(ARCHITECTURES["resnet18"])
 
 
 def test_representation_layer_descriptions():

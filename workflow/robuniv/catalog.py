@@ -56,3 +56,53 @@ def _by_rule(outputs: dict) -> dict[str, list[str]]:
 
 TABLES_BY_RULE = _by_rule(TABLES)
 FIGURES_BY_RULE = _by_rule(FIGURES)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the workflow and the resources of its jobs: ``mem_mb``, ``runtime`` (minutes) and ``gpu``
+    (GPUs per job) are defaults that ``datasets.<d>.resources.<rule>`` overrides for a data set's jobs;
+    ``local`` rules run on the submitting host (downloads, cheap aggregations)."""
+
+    name: str
+    mem_mb: int
+    runtime: int
+    gpu: int = 0
+    local: bool = False
+
+
+# Every rule but `all`, in the order of the stages; the Snakefile checks this table against its rules.
+RULES = {r.name: r for r in [
+    Rule("prepare_dataset", 4000, 60, local=True),
+    Rule("prepare_inputs", 4000, 30),
+    Rule("download_checkpoint", 8000, 120, local=True),
+    Rule("train_model", 32000, 4320, gpu=1),  # its GPUs: the training setting `gpus`
+    Rule("evaluate_model", 16000, 240, gpu=1),
+    Rule("accuracy_table", 2000, 10, local=True),
+    Rule("invert_images", 16000, 720, gpu=1),
+    Rule("extract_activations", 16000, 30, gpu=1),
+    Rule("build_knn_graph", 8000, 60),
+    Rule("compare_models", 8000, 60),
+    Rule("similarity_tables", 4000, 10, local=True),
+    Rule("compare_subgroups", 8000, 60),
+    Rule("extract_train_features", 16000, 240, gpu=1),
+    Rule("train_probe", 32000, 240, gpu=1),
+    Rule("analysis_tables", 8000, 30, local=True),
+    Rule("plot_figures", 4000, 10, local=True),
+    Rule("analysis_figures", 4000, 10, local=True),
+    Rule("figure_inversions", 4000, 10, local=True),
+    Rule("figure_inversions_by_eps", 4000, 10, local=True),
+]}
+
+
+def local_rules() -> list[str]:
+    return [r.name for r in RULES.values() if r.local]
+
+
+def check_rules(rule_names) -> None:
+    """ValueError unless the workflow's rules (without `all`) are exactly :data:`RULES`: a resource or a
+    thread count looked up under a misspelt rule name would otherwise fall back to defaults silently."""
+    names = set(rule_names) - {"all"}
+    if names != set(RULES):
+        raise ValueError(f"robuniv.catalog.RULES and the workflow's rules differ: only in the workflow "
+                         f"{sorted(names - set(RULES))}, only in RULES {sorted(set(RULES) - names)}")

@@ -14,10 +14,10 @@ from typing import Optional
 
 import yaml
 
+from . import architectures, catalog, sources
 from . import settings as st
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
-SOURCE_KEYS = ("path", "download", "classes", "image_size", "resize_size", "num_classes")
 
 # Names of data sets and models appear in paths and in the pair wildcard `{a}__{b}`: letters and digits
 # joined by single '.', '_' or '-', so a name never starts or ends with '_' nor holds '__' or '/'.
@@ -47,7 +47,17 @@ def check_name(name: str, where: str) -> None:
 
 # ---------------------------------------------------------------- schema
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA.read_text())
+    """The schema file with the catalogues' names filled in: data sources (and the options each one
+    requires), architectures and rules are never written by hand."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defs = schema["$defs"]
+    dataset = defs["dataset"]
+    dataset["properties"]["source"]["enum"] = list(sources.SOURCES)
+    dataset["allOf"] = [{"if": {"properties": {"source": {"const": s.name}}}, "then": {"required": list(s.required)}}
+                        for s in sources.SOURCES.values() if s.required]
+    defs["model"]["properties"]["arch"]["enum"] = list(architectures.ARCHITECTURES)
+    defs["rule"]["enum"] = list(catalog.RULES)
+    return schema
 
 
 def validate(config: dict, source: str = "config") -> None:
@@ -76,9 +86,9 @@ def model_names(config: dict, name: str) -> list[str]:
 
 def model_eps(config: dict, name: str, model: str) -> list[str]:
     """The ε a model exists at: its own `eps` list, else every ε of the data set."""
-    entry = dataset(config, name)["models"][model]
-    if "eps" in entry:
-        return [format_eps(e) for e in entry["eps"]]
+    own = model_settings(config, name, model).eps
+    if own is not None:
+        return [format_eps(e) for e in own]
     return dataset_eps(config, name)
 
 
@@ -98,13 +108,12 @@ def pairs_at(config: dict, name: str, eps: str, ordered: bool = False) -> list[t
 def source_settings(config: dict, name: str) -> dict:
     """The data source and its options (path, classes, ...) of one data set."""
     ds = dataset(config, name)
-    return {"source": ds["source"], **{k: ds[k] for k in SOURCE_KEYS if k in ds}}
+    return {"source": ds["source"], **{k: ds[k] for k in sources.get_source(ds["source"]).options if k in ds}}
 
 
-def model_entry(config: dict, name: str, model: str) -> dict:
-    """Architecture, width and seed of one configured model (what builds it)."""
-    entry = dataset(config, name)["models"][model]
-    return {"arch": entry["arch"], "width": float(entry.get("width", 1.0)), "seed": int(entry.get("seed", 0))}
+def model_settings(config: dict, name: str, model: str) -> st.ModelSettings:
+    """One configured model: what builds it (arch, width, seed) and what plans its jobs."""
+    return st.build(st.ModelSettings, dataset(config, name)["models"][model], where=f"datasets.{name}.models.{model}")
 
 
 def dataset_settings(config: dict, name: str) -> st.DatasetSettings:
@@ -116,9 +125,9 @@ def dataset_settings(config: dict, name: str) -> st.DatasetSettings:
 def training_settings(config: dict, name: str, model: str, eps) -> st.TrainSettings:
     """Source defaults < data set's `training` < model's `training`; ε and seed from the job."""
     ds = dataset(config, name)
-    entry = ds["models"][model]
-    return st.build(st.TrainSettings, st.SOURCE_TRAINING_DEFAULTS.get(ds["source"]), ds.get("training"),
-                    entry.get("training"), {"eps": float(eps), "seed": int(entry.get("seed", 0))},
+    entry = model_settings(config, name, model)
+    return st.build(st.TrainSettings, sources.get_source(ds["source"]).training_defaults, ds.get("training"),
+                    entry.training, {"eps": float(eps), "seed": entry.seed},
                     where=f"datasets.{name}.models.{model}.training")
 
 
@@ -178,12 +187,16 @@ def figure_settings(config: dict) -> st.FigureSettings:
     return st.build(st.FigureSettings, config.get("figures"), where="figures")
 
 
+def spearman_settings(config: dict) -> st.SpearmanSettings:
+    return st.build(st.SpearmanSettings, config.get("spearman"), where="spearman")
+
+
 def checkpoint_url(config: dict, name: str, model: str, eps) -> Optional[str]:
     """The URL (or local path) to fetch for (model, ε), or None when the model is trained at that ε.
 
     ``checkpoint`` is a template with ``{eps}`` (every ε) or a mapping ε -> URL (those ε only).
     """
-    spec = dataset(config, name)["models"][model].get("checkpoint")
+    spec = model_settings(config, name, model).checkpoint
     if spec is None:
         return None
     key = format_eps(eps)
@@ -196,7 +209,7 @@ def checkpoint_url(config: dict, name: str, model: str, eps) -> Optional[str]:
 
 
 def checkpoint_sha256(config: dict, name: str, model: str, eps) -> Optional[str]:
-    sums = dataset(config, name)["models"][model].get("sha256") or {}
+    sums = model_settings(config, name, model).sha256 or {}
     for k, value in sums.items():
         if format_eps(k) == format_eps(eps):
             return value.lower()
@@ -211,9 +224,15 @@ def rule_resource(config: dict, name: str, rule: str, key: str, default):
 def check_config(config: dict) -> None:
     """Relations between keys; raises :class:`ConfigError` naming the key."""
     figure_settings(config)
+    spearman_settings(config)
     for name, ds in config["datasets"].items():
         where = f"datasets.{name}"
         check_name(name, "datasets")
+        source = sources.get_source(ds["source"])
+        foreign = [k for k in sources.option_keys() if k in ds and k not in source.options]
+        if foreign:
+            raise ConfigError(f"{where}.{foreign[0]}: data source {source.name!r} does not read this key "
+                              f"(its options: {', '.join(source.options) or 'none'})")
         keys = dataset_eps(config, name)
         if len(set(keys)) != len(keys):
             raise ConfigError(f"{where}.eps: repeated ε in {ds['eps']}")

@@ -1,8 +1,7 @@
 """Data sources: images in [0, 1] (float32, C x H x W, 3 channels) and integer labels.
 
-Every source is registered once in :data:`SOURCES` as a :class:`DataSource` (its required settings, what a
-model needs to know about it, how to load a split, and its training-setting overrides). Every source has a
-``train`` and an ``eval`` split:
+The loaders and info functions of the sources that the torch-free catalogue :mod:`robuniv.sources` names
+(its options, required keys, training overrides). Every source has a ``train`` and an ``eval`` split:
 
 - ``sklearn_digits``: scikit-learn's 1,797 real 8x8 digits, a fixed stratified 80/20 split (the demo);
 - ``cifar10``: CIFAR-10 in its on-disk python format (``cifar-10-batches-py``), read directly (with a
@@ -21,18 +20,17 @@ from __future__ import annotations
 import functools
 import io
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from .models import IMAGENET_MEAN, IMAGENET_STD
-from .settings import SOURCE_TRAINING_DEFAULTS  # the per-source training overrides live with every default
+from .sources import SOURCES, get_source
 
 SPLITS = ("train", "eval")
 
@@ -62,54 +60,6 @@ class SourceInfo:
 
 class DataError(ValueError):
     """A data set is missing or malformed; the message names the path."""
-
-
-@dataclass(frozen=True, eq=False)
-class DataSource:
-    """One data source of the registry :data:`SOURCES`.
-
-    ``info(settings)`` gives its :class:`SourceInfo`; ``load(split, settings, augment)`` a torch Dataset of
-    (image, label); ``required`` names the settings it cannot do without; ``training_defaults`` are its
-    training-setting overrides of the Salman et al. ImageNet recipe (SGD, lr 0.1 / 10 every 30 epochs,
-    90 epochs, batch 512, momentum 0.9, weight decay 1e-4, 3 PGD steps of 2ε/3).
-    """
-
-    name: str
-    info: Callable[[Mapping[str, Any]], SourceInfo]
-    load: Callable[[str, Mapping[str, Any], bool], Dataset]
-    required: tuple[str, ...] = ()
-    training_defaults: Mapping[str, Any] = field(default_factory=dict)
-    description: str = ""
-    grayscale: bool = False  # its 3 channels are copies of one: inversion keeps them tied
-
-    def __post_init__(self):
-        object.__setattr__(self, "required", tuple(self.required))
-        object.__setattr__(self, "training_defaults", MappingProxyType(dict(self.training_defaults)))
-
-    def check_settings(self, settings: Mapping[str, Any]) -> None:
-        """DataError naming the first required setting that is missing or empty."""
-        for key in self.required:
-            if settings.get(key) in (None, ""):
-                raise DataError(f"data source {self.name!r} needs a {key!r} setting")
-
-
-SOURCES: dict[str, DataSource] = {}
-
-
-def register_source(source: DataSource) -> DataSource:
-    """Add a data source to :data:`SOURCES` (each name once)."""
-    if source.name in SOURCES:
-        raise ValueError(f"data source {source.name!r} is already registered")
-    SOURCES[source.name] = source
-    return source
-
-
-def get_source(name: str) -> DataSource:
-    """The registered source ``name``; ValueError listing the known names otherwise."""
-    try:
-        return SOURCES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown data source {name!r}; known: {', '.join(SOURCES)}") from None
 
 
 def imagenet100_classes() -> list[str]:
@@ -206,11 +156,11 @@ def _digits_arrays(split: str):
     return np.ascontiguousarray(x), labels[chosen]
 
 
-def _digits_info(settings: Mapping[str, Any]) -> SourceInfo:
+def digits_info(settings: Mapping[str, Any]) -> SourceInfo:
     return SourceInfo(10, 8, "cifar", DIGITS_MEAN, DIGITS_STD)
 
 
-def _digits_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
+def digits_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
     x, y = _digits_arrays(split)  # never augmented (the demo's models were trained so)
     return TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
 
@@ -353,11 +303,11 @@ class _UInt8Images(Dataset):
         return x, int(self.labels[i])
 
 
-def _cifar_info(settings: Mapping[str, Any]) -> SourceInfo:
+def cifar_info(settings: Mapping[str, Any]) -> SourceInfo:
     return SourceInfo(10, 32, "cifar", CIFAR10_MEAN, CIFAR10_STD)
 
 
-def _cifar_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
+def cifar_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
     data, labels = _cifar_arrays(Path(settings["path"]), split, bool(settings.get("download", False)))
     return _UInt8Images(data, labels, cifar_train_transform(32) if augment else None)
 
@@ -466,7 +416,7 @@ class ImageFiles(Dataset):
         return (self.transform(img) if self.transform is not None else img), label
 
 
-def _imagefolder_info(settings: Mapping[str, Any]) -> SourceInfo:
+def imagefolder_info(settings: Mapping[str, Any]) -> SourceInfo:
     size = int(settings.get("image_size", 224))
     classes = _class_list(settings)
     if classes is not None:
@@ -479,7 +429,7 @@ def _imagefolder_info(settings: Mapping[str, Any]) -> SourceInfo:
     return SourceInfo(n, size, "imagenet", IMAGENET_MEAN, IMAGENET_STD)
 
 
-def _imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
+def imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
     from torchvision.datasets.folder import make_dataset
 
     root = Path(settings["path"])
@@ -504,25 +454,10 @@ def _imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) ->
     return ImageFiles(folder, samples, index, tf)
 
 
-# ---------------------------------------------------------------- the registry
-register_source(DataSource(
-    name="sklearn_digits", info=_digits_info, load=_digits_load, required=(),
-    training_defaults=SOURCE_TRAINING_DEFAULTS["sklearn_digits"], grayscale=True,
-    description="scikit-learn's 8x8 digits, fixed stratified 80/20 split (the demo)"))
-register_source(DataSource(
-    name="cifar10", info=_cifar_info, load=_cifar_load, required=("path",),
-    training_defaults=SOURCE_TRAINING_DEFAULTS["cifar10"],
-    description="CIFAR-10 python batches under <path>/cifar-10-batches-py"))
-register_source(DataSource(
-    name="imagefolder", info=_imagefolder_info, load=_imagefolder_load, required=("path",),
-    training_defaults=SOURCE_TRAINING_DEFAULTS["imagefolder"],
-    description="ImageNet-style <path>/train and <path>/val class folders"))
-
-
 # ---------------------------------------------------------------- public API
 def source_info(source: str, settings: Mapping[str, Any] | None = None) -> SourceInfo:
     """Number of classes, image size, model variant and normalisation of a data source."""
-    return get_source(source).info(dict(settings or {}))
+    return get_source(source).info_function()(dict(settings or {}))
 
 
 def load_split(source: str, split: str, settings: Mapping[str, Any] | None = None, *,
@@ -538,8 +473,10 @@ def load_split(source: str, split: str, settings: Mapping[str, Any] | None = Non
     settings = dict(settings or {})
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
-    src.check_settings(settings)
-    return src.load(split, settings, bool(augment))
+    for key in src.required:
+        if settings.get(key) in (None, ""):
+            raise DataError(f"data source {src.name!r} needs a {key!r} setting")
+    return src.load_function()(split, settings, bool(augment))
 
 
 def _split_settings(source_settings: Mapping[str, Any]) -> tuple[str, dict]:

@@ -4,7 +4,7 @@ so a killed job never leaves a file that looks finished; read back with checks t
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterable, Iterator, Optional, Sequence
 
 import h5py
 import numpy as np
@@ -86,3 +86,68 @@ def read_knn(path) -> np.ndarray:
     if not np.issubdtype(graph.dtype, np.integer):
         raise H5Error(f"{path}: 'knn' holds {graph.dtype}, expected integer neighbour indices")
     return graph
+
+
+# ---------------------------------------------------------------- checks and readers of derived files
+def _names(act_a: dict, act_b: dict, names: Optional[Sequence[str]]) -> tuple:
+    """What errors call the two activation sets: ``names``, else the files they were read from."""
+    if names is not None:
+        return tuple(names)
+    return act_a.get("path", "act_a"), act_b.get("path", "act_b")
+
+
+def check_same_inputs(act_a: dict, act_b: dict, names: Optional[Sequence[str]] = None) -> None:
+    """ValueError naming the second file unless both activation sets are of the same inputs (``index``)."""
+    names = _names(act_a, act_b, names)
+    index_a, index_b = np.asarray(act_a["index"]), np.asarray(act_b["index"])
+    if index_a.shape != index_b.shape or (index_a != index_b).any():
+        what = (f"{index_b.shape[0]} inputs vs {index_a.shape[0]}" if index_a.shape != index_b.shape else
+                f"first differing row {int(np.flatnonzero(index_a != index_b)[0])}")
+        raise ValueError(f"{names[1]}: its inputs differ from {names[0]}'s (index mismatch, {what}); "
+                         "rerun the jobs that made them from the same inputs.h5")
+
+
+def read_probes(paths: Sequence) -> dict:
+    """{dataset: {model: (probe logits n_probes × N × C, ε)}} from the probe files (their attributes name
+    the data set, model and ε). H5Error naming the file for anything else (an activation file), and when the
+    probes of one data set differ in ε or in their inputs (``index``)."""
+    probes: dict = {}
+    first: dict = {}  # per data set: (path, ε, index) of its first probe file
+    for path in paths:
+        with open_h5(path) as fh:
+            if "logits" not in fh or fh["logits"].ndim != 3 or not {"dataset", "model", "eps"} <= set(fh.attrs):
+                raise H5Error(f"{path}: not a probe file (needs 'logits' of n_probes x N x C and the attributes "
+                              "dataset, model, eps; an activation file has N x C logits)")
+            dataset, model, eps = str(fh.attrs["dataset"]), str(fh.attrs["model"]), float(fh.attrs["eps"])
+            logits = fh["logits"][()]
+            index = fh["index"][()] if "index" in fh else np.arange(logits.shape[1])  # older files: no index
+        if logits.shape[1] != len(index):
+            raise H5Error(f"{path}: 'logits' has {logits.shape[1]} inputs but 'index' {len(index)}")
+        if dataset in first:
+            path0, eps0, index0 = first[dataset]
+            if eps != eps0:
+                raise H5Error(f"{path}: probes at ε {eps:g}, but {path0} at ε {eps0:g} (same data set {dataset}); "
+                              "all probes of a data set must be at one ε")
+            if index.shape != index0.shape or (index != index0).any():
+                raise H5Error(f"{path}: its inputs differ from {path0}'s (index mismatch); rerun both probes "
+                              "on the same regular activations")
+        else:
+            first[dataset] = (path, eps, index)
+        probes.setdefault(dataset, {})[model] = (logits, eps)
+    return probes
+
+
+def read_error_rates(paths: Iterable) -> dict:
+    """{(dataset, model, ε): error rate on the compared inputs} from regular-image activation files (their
+    logits and labels only: the N x D representations are not read)."""
+    out = {}
+    for path in paths:
+        with open_h5(path) as fh:
+            if "logits" not in fh or "labels" not in fh:
+                raise H5Error(f"{path}: dataset 'logits' or 'labels' is missing")
+            logits, labels, attrs = fh["logits"][()], fh["labels"][()], dict(fh.attrs)
+        if len(logits) != len(labels) or len(labels) == 0:
+            raise H5Error(f"{path}: {len(logits)} logits rows for {len(labels)} labels")
+        error = float((logits.argmax(1) != labels).mean())
+        out[(attrs["dataset"], attrs["model"], float(attrs["eps"]))] = error
+    return out

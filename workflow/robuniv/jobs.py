@@ -1,9 +1,11 @@
-"""One function per workflow job: what a job computes, given plain settings and paths.
+"""One function per workflow job: what a job computes, given settings objects and paths.
 
-The Snakemake scripts only unpack ``snakemake`` and call one of these, so every job can be run and
-tested without Snakemake. Arguments are the rules' params: ``source`` (the data set's source settings,
-with its ``source`` key), ``model`` (``arch``, ``width``, ``seed``) and one settings mapping per stage
-(:mod:`robuniv.settings`).
+Every Snakemake script only unpacks ``snakemake``, builds the settings objects of its params
+(:func:`robuniv.settings.from_params`) and calls one of these, so every job can be run and tested without
+Snakemake. Arguments: ``source`` (the data set's source options, with its ``source`` key: see
+:mod:`robuniv.sources`), ``model`` (a :class:`~robuniv.settings.ModelSettings`) and one settings object per
+stage (:mod:`robuniv.settings`). Readers of the workflow's files live in :mod:`robuniv.h5io`, pure table
+functions in :mod:`robuniv.tables`.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -27,17 +29,16 @@ def open_split(source: dict, split: str, *, augment: bool = False):
     return _open(source, split, augment=augment)
 
 
-def model_spec(source: dict, model: dict) -> dict:
+def model_spec(source: dict, model: st.ModelSettings) -> dict:
     """Keyword arguments of :func:`robuniv.models.create_model` for a configured model on a source."""
     from .data import source_info_of
 
     info = source_info_of(source)
-    return {"arch": model["arch"], "num_classes": info.num_classes, "variant": info.variant,
-            "width": float(model.get("width", 1.0)), "image_size": info.image_size,
-            "mean": list(info.mean), "std": list(info.std)}
+    return {"arch": model.arch, "num_classes": info.num_classes, "variant": info.variant,
+            "width": model.width, "image_size": info.image_size, "mean": list(info.mean), "std": list(info.std)}
 
 
-def load_model(checkpoint, source: dict, model: dict, sha256: Optional[str] = None):
+def load_model(checkpoint, source: dict, model: st.ModelSettings, sha256: Optional[str] = None):
     """The model of a checkpoint; with ``sha256`` the file is checked first, wherever it came from (a file
     placed by hand in resources/checkpoints/ never passes through the download job)."""
     from .checkpoints import load_robustness_checkpoint
@@ -45,15 +46,14 @@ def load_model(checkpoint, source: dict, model: dict, sha256: Optional[str] = No
     return load_robustness_checkpoint(checkpoint, sha256=sha256, **model_spec(source, model))
 
 
-def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: dict, checkpoint,
+def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: st.ModelSettings, checkpoint,
                  sha256: Optional[str] = None) -> dict:
+    from .architectures import representation_layer
     from .checkpoints import file_sha256
-    from .models import representation_layer
 
     variant = model_spec(source, model)["variant"]
-    return {"dataset": dataset, "eps": float(eps), "model": model_name, "arch": model["arch"],
-            "width": float(model.get("width", 1.0)), "variant": variant,
-            "layer": representation_layer(model["arch"], variant),
+    return {"dataset": dataset, "eps": float(eps), "model": model_name, "arch": model.arch,
+            "width": model.width, "variant": variant, "layer": representation_layer(model.arch, variant),
             "checkpoint": str(checkpoint),
             # a configured sha256 was verified when the model was loaded: no second pass over the file
             "checkpoint_sha256": sha256.lower() if sha256 else file_sha256(checkpoint)}
@@ -77,14 +77,13 @@ def prepare_dataset(source: dict, dataset: str, out) -> dict:
     return summary
 
 
-def prepare_inputs(source: dict, dataset_settings: dict, dataset: str, out) -> None:
+def prepare_inputs(source: dict, settings: st.DatasetSettings, dataset: str, out) -> None:
     """Sample the comparison inputs once: targets and, per target, a seed of a different class."""
     from .data import labels_of
     from .h5io import atomic_h5, set_attrs
     from .inputs import sample_pairs
     from .loading import write_input_images
 
-    settings = st.build(st.DatasetSettings, dataset_settings)
     pool_set = open_split(source, settings.input_pool)
     pool = labels_of(pool_set)
     try:
@@ -104,7 +103,7 @@ def prepare_inputs(source: dict, dataset_settings: dict, dataset: str, out) -> N
     log.info("%d targets from the %s split (%d images)", len(targets), settings.input_pool, len(pool))
 
 
-def fetch_checkpoint(url: str, out, *, sha256: Optional[str], source: dict, model: dict) -> None:
+def fetch_checkpoint(url: str, out, *, sha256: Optional[str], source: dict, model: st.ModelSettings) -> None:
     """Download (or copy a local file), check the sha256 and that it loads strictly, then keep it."""
     from .checkpoints import CheckpointError, download
 
@@ -122,20 +121,19 @@ def fetch_checkpoint(url: str, out, *, sha256: Optional[str], source: dict, mode
 
 
 # ---------------------------------------------------------------- training and evaluation
-def train(source: dict, model: dict, training: dict, *, dataset: str, model_name: str, out, resume,
-          device=None) -> dict:
+def train(source: dict, model: st.ModelSettings, settings: st.TrainSettings, *, dataset: str, model_name: str,
+          out, resume, device=None) -> dict:
     """Train one model at one ε (L2-PGD adversarial training; ε = 0 is standard training)."""
+    from . import distributed
     from .models import create_model
     from .runtime import pick_device
     from .training import seed_everything, train_model
 
-    settings = st.build(st.TrainSettings, training)
-    from . import distributed
     if settings.gpus > 1 and not distributed.under_torchrun():  # DDP: this function again on every rank
-        return distributed.launch("robuniv.jobs:train", dict(
-            source=source, model=model, training=training, dataset=dataset, model_name=model_name, out=str(out),
-            resume=None if resume is None else str(resume), device=None if device is None else str(device)),
-            settings.gpus)
+        return distributed.launch("robuniv.jobs:train_on_rank", dict(
+            source=source, model=st.as_params(model), training=st.as_params(settings), dataset=dataset,
+            model_name=model_name, out=str(out), resume=None if resume is None else str(resume),
+            device=None if device is None else str(device)), settings.gpus)
     spec = model_spec(source, model)
     train_set = open_split(source, "train", augment=settings.augment)
     seed_everything(settings.seed)  # the initial weights depend on the model's seed only
@@ -150,14 +148,20 @@ def train(source: dict, model: dict, training: dict, *, dataset: str, model_name
     return summary
 
 
-def evaluate(checkpoint, source: dict, model: dict, evaluation: dict, *, dataset: str, model_name: str,
-             eps, out, sha256=None, device=None, dataset_settings: Optional[dict] = None) -> dict:
-    """Clean accuracy, and adversarial accuracy at the model's ε and at every fixed attack ε."""
+def train_on_rank(*, model: dict, training: dict, **arguments) -> dict:
+    """:func:`train` on one DDP rank, from the JSON arguments that :func:`robuniv.distributed.launch` passes."""
+    return train(model=st.from_params(st.ModelSettings, model), settings=st.from_params(st.TrainSettings, training),
+                 **arguments)
+
+
+def evaluate(checkpoint, source: dict, model: st.ModelSettings, settings: st.EvaluationSettings, *, dataset: str,
+             model_name: str, eps, out, sha256=None, device=None,
+             data_settings: st.DatasetSettings = st.DatasetSettings()) -> dict:
+    """Clean accuracy, and adversarial accuracy at the model's ε and at every fixed attack ε (the data set's
+    precision and DataLoader workers)."""
     from .runtime import pick_device, write_json
     from .training import evaluate as evaluate_model
 
-    settings = st.build(st.EvaluationSettings, evaluation)
-    data_settings = st.build(st.DatasetSettings, dataset_settings)  # precision, DataLoader workers
     eval_set = open_split(source, "eval")
     net = load_model(checkpoint, source, model, sha256)
     attacks = []
@@ -169,26 +173,45 @@ def evaluate(checkpoint, source: dict, model: dict, evaluation: dict, *, dataset
         log.info("attack ε=%g: clean %.4f adversarial %.4f", attack_eps, result["clean_accuracy"],
                  result["adversarial_accuracy"])
         attacks.append(result)
-    record = {"dataset": dataset, "model": model_name, "arch": model["arch"], "eps": float(eps),
+    record = {"dataset": dataset, "model": model_name, "arch": model.arch, "eps": float(eps),
               "checkpoint": str(checkpoint), "n_images": attacks[0]["n_images"],
               "clean_accuracy": attacks[0]["clean_accuracy"], "attacks": attacks}
     write_json(record, out)
     return record
 
 
+def _read_json(path) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
+
+
 def accuracy_table(evaluation_files: Iterable, out) -> None:
     from .tables import accuracy_rows, write_csv
 
-    records = []
-    for path in evaluation_files:
-        with open(path) as fh:
-            records.append(json.load(fh))
-    write_csv(accuracy_rows(records), out)
+    write_csv(accuracy_rows([_read_json(path) for path in evaluation_files]), out)
 
 
 # ---------------------------------------------------------------- inversion and activations
-def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict, dataset_settings: dict, *,
-                  dataset: str, model_name: str, eps, out, sha256=None, device=None) -> float:
+def _inversion_datasets(fh, n: int, image_shape: tuple):
+    """The ``images`` (chunked, compressed) and ``loss`` datasets of an inverted-images file, filled per batch."""
+    images = fh.create_dataset("images", shape=(n, *image_shape), dtype="uint8", chunks=(min(n, 64), *image_shape),
+                               compression="gzip")
+    images.attrs["description"] = "inverted images, uint8 = round(255 * x)"
+    losses = fh.create_dataset("loss", shape=(n,), dtype="float32")
+    losses.attrs["description"] = "relative feature loss ||f(s') - f(x)|| / ||f(x)|| of the kept (best) iterate"
+    return images, losses
+
+
+def _tie_channels(settings: st.InversionSettings, source: dict) -> bool:
+    """Tie the gradient's channels where configured, else for grayscale sources."""
+    from .sources import get_source
+
+    return get_source(source["source"]).grayscale if settings.tie_channels is None else settings.tie_channels
+
+
+def invert_images(checkpoint, inputs, source: dict, model: st.ModelSettings, settings: st.InversionSettings,
+                  data_settings: st.DatasetSettings, *, dataset: str, model_name: str, eps, out, sha256=None,
+                  device=None) -> float:
     """Invert the model's representation of every target from its seed; stream batches into HDF5."""
     from tqdm import tqdm
 
@@ -199,18 +222,12 @@ def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict
     from .runtime import pick_device
 
     device = device or pick_device()
-    settings = st.build(st.InversionSettings, inversion)
-    data_settings = st.build(st.DatasetSettings, dataset_settings)
-    batch_size = data_settings.batch_size
     pairs = read_inputs(inputs)
     net = load_model(checkpoint, source, model, sha256).to(device)
-    tie = settings.tie_channels
-    if tie is None:
-        from .data import SOURCES
-
-        tie = SOURCES[source["source"]].grayscale
-    batches = pair_batches(inputs, pairs, lambda: open_split(source, pairs["pool_split"]), batch_size, device=device,
-                           num_workers=data_settings.num_workers)
+    forward = wrap(net, device, data_settings.precision)  # bf16: forward passes under autocast
+    tie = _tie_channels(settings, source)
+    batches = pair_batches(inputs, pairs, lambda: open_split(source, pairs["pool_split"]), data_settings.batch_size,
+                           device=device, num_workers=data_settings.num_workers)
     n = len(pairs["target_index"])
     bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
     with atomic_h5(out) as fh:
@@ -219,17 +236,11 @@ def invert_images(checkpoint, inputs, source: dict, model: dict, inversion: dict
                        "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate",
                        "precision": data_settings.precision})
         images = losses = None
-        for sl, seeds, targets in batches:  # bf16: forward passes under autocast, images and losses float32
-            inverted, loss = invert(wrap(net, device, data_settings.precision), seeds, targets,
-                                    iterations=settings.iterations, step_size=settings.step_size,
-                                    momentum=settings.momentum, tie_channels=tie)
-            if images is None:  # chunked, compressed, filled batch by batch
-                images = fh.create_dataset("images", shape=(n, *inverted.shape[1:]), dtype="uint8",
-                                           chunks=(min(n, 64), *inverted.shape[1:]), compression="gzip")
-                images.attrs["description"] = "inverted images, uint8 = round(255 * x)"
-                losses = fh.create_dataset("loss", shape=(n,), dtype="float32")
-                losses.attrs["description"] = ("relative feature loss ||f(s') - f(x)|| / ||f(x)|| "
-                                               "of the kept (best) iterate")
+        for sl, seeds, targets in batches:  # images and losses stay float32
+            inverted, loss = invert(forward, seeds, targets, iterations=settings.iterations,
+                                    step_size=settings.step_size, momentum=settings.momentum, tie_channels=tie)
+            if images is None:
+                images, losses = _inversion_datasets(fh, n, tuple(inverted.shape[1:]))
             images[sl] = to_uint8(inverted).cpu().numpy()
             losses[sl] = loss.cpu().numpy()
             bar.update(sl.stop - sl.start)
@@ -254,8 +265,9 @@ def _inverted_batches(path, labels, targets, batch_size):
             yield pos, from_uint8(fh["images"][start:pos[-1] + 1]), labels[pos], targets[pos]
 
 
-def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_settings: dict, *,
-                        dataset: str, model_name: str, eps, input_set: str, out, images=None, sha256=None, device=None) -> None:
+def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSettings, data_settings: st.DatasetSettings,
+                        *, dataset: str, model_name: str, eps, input_set: str, out, images=None, sha256=None,
+                        device=None) -> None:
     """Representations and logits of one model on one input set (regular, or another model's inversions)."""
     from .extract import write_activations
     from .h5io import read_inputs
@@ -263,7 +275,6 @@ def extract_activations(checkpoint, inputs, source: dict, model: dict, dataset_s
     from .runtime import pick_device
 
     device = device or pick_device()
-    data_settings = st.build(st.DatasetSettings, dataset_settings)
     batch_size = data_settings.batch_size
     pairs = read_inputs(inputs)
     targets, labels = pairs["target_index"], pairs["target_label"]
@@ -300,15 +311,14 @@ def build_knn_graph(activations, k: int, out, device=None) -> None:
     log.info("%d inputs, representation width %d, kNN k=%d", len(reps), reps.shape[1], k)
 
 
-def extract_train_features(checkpoint, source: dict, model: dict, dataset_settings: dict, *, dataset: str,
-                           model_name: str, eps, out, sha256=None, device=None) -> None:
+def extract_train_features(checkpoint, source: dict, model: st.ModelSettings, data_settings: st.DatasetSettings, *,
+                           dataset: str, model_name: str, eps, out, sha256=None, device=None) -> None:
     """Frozen features of one model on the training split (inputs of the linear probes)."""
     from .extract import write_activations
     from .loading import image_batches
     from .runtime import pick_device
 
     device = device or pick_device()
-    data_settings = st.build(st.DatasetSettings, dataset_settings)
     train = open_split(source, "train")  # no augmentation: the probe sees fixed features
     index = np.arange(len(train))
     net = load_model(checkpoint, source, model, sha256)
@@ -320,15 +330,14 @@ def extract_train_features(checkpoint, source: dict, model: dict, dataset_settin
     log.info("%d training images", len(index))
 
 
-def train_probes(train_features, regular_activations, probes: dict, *, dataset: str, model_name: str, eps,
-                 out, device=None) -> list[float]:
+def train_probes(train_features, regular_activations, settings: st.ProbeSettings, *, dataset: str, model_name: str,
+                 eps, out, device=None) -> list[float]:
     """Linear probes (fresh Linear(D, C), one per seed) on frozen training features; their logits on the
     regular comparison inputs."""
     from .analyses import probe_logits, train_linear_probe
     from .h5io import atomic_h5, open_h5, read_activations, set_attrs
     from .runtime import pick_device
 
-    settings = st.build(st.ProbeSettings, probes)
     held_out = read_activations(regular_activations)
     num_classes = held_out["logits"].shape[1]
     logits, accuracies = [], []
@@ -352,3 +361,117 @@ def train_probes(train_features, regular_activations, probes: dict, *, dataset: 
         fh["accuracy"] = np.asarray(accuracies)
         fh["labels"], fh["index"] = held_out["labels"], held_out["index"]
     return accuracies
+
+
+# ---------------------------------------------------------------- comparisons
+def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, *, inputs: str, dataset: str, eps,
+                   model_a: str, model_b: str, out, threads: Optional[int] = None, device=None):
+    """Every measure of one model pair on one input set (regular, or model A's inverted images) as tidy rows."""
+    import torch
+
+    from .h5io import check_same_inputs, read_activations, read_knn
+    from .runtime import pick_device
+    from .similarity import compare_pair
+    from .tables import similarity_rows, write_csv
+
+    a, b = read_activations(act_a), read_activations(act_b)
+    check_same_inputs(a, b)
+    device = device or pick_device()
+    reps_a, reps_b = (torch.from_numpy(np.ascontiguousarray(x["representations"])).to(device) for x in (a, b))
+    try:
+        values = compare_pair(a["logits"], b["logits"], reps_a, reps_b, ks=settings.jaccard_k,
+                              graphs_a=read_knn(knn_a), graphs_b=read_knn(knn_b), rtd_trials=settings.rtd_trials,
+                              rtd_batch=settings.rtd_batch, rtd_seed=settings.rtd_seed, with_rtd=settings.rtd,
+                              rtd_jobs=threads)
+    except ValueError as err:
+        raise ValueError(f"comparing {act_a} with {act_b}: {err}") from err
+    frame = similarity_rows(values, dataset=dataset, eps=float(eps), inputs=inputs,
+                            source=model_a if inputs == "inverted" else "", model_a=model_a, model_b=model_b)
+    write_csv(frame, out)
+    log.info("%s", dict(zip(frame["measure"], frame["value"])))
+    return frame
+
+
+def compare_subgroups(act_a, act_b, subgroups: st.SubgroupSettings, similarity: st.SimilaritySettings, *,
+                      dataset: str, eps, model_a: str, model_b: str, out):
+    """Analysis 4 for one regular-image pair: the representational measures on the inputs where it agrees /
+    disagrees, and on size-matched random subsets of the agreeing inputs."""
+    from .analyses import agreement_mask, subgroup_measures
+    from .h5io import check_same_inputs, read_activations
+    from .tables import SUBGROUP_TABLE_COLUMNS, write_csv
+
+    a, b = read_activations(act_a), read_activations(act_b)
+    check_same_inputs(a, b)
+    mask = agreement_mask(a["logits"], b["logits"])
+    frame = subgroup_measures(a["representations"], b["representations"], mask, minimum=subgroups.min_size,
+                              k=subgroups.k, rtd_trials=similarity.rtd_trials, rtd_batch=similarity.rtd_batch,
+                              rtd_seed=similarity.rtd_seed, with_rtd=similarity.rtd,
+                              matched_draws=subgroups.matched_draws, matched_seed=subgroups.seed)
+    frame = frame.assign(dataset=dataset, eps=float(eps), model_a=model_a, model_b=model_b)[SUBGROUP_TABLE_COLUMNS]
+    write_csv(frame, out)
+    log.info("inputs per subgroup: %s", frame.groupby("subgroup")["n_inputs"].first().to_dict())
+    return frame
+
+
+# ---------------------------------------------------------------- tables and figures
+def similarity_tables(comparison_files: Iterable, spearman: st.SpearmanSettings, *, similarity_out,
+                      spearman_out) -> None:
+    """similarity.csv (every comparison) and spearman.csv (each measure's rank correlation with ε)."""
+    from .tables import read_csvs, similarity_table, spearman_table, write_csv, SIMILARITY_COLUMNS
+
+    frame = similarity_table(read_csvs(comparison_files, SIMILARITY_COLUMNS, keep_default_na=False))
+    write_csv(frame, similarity_out)
+    write_csv(spearman_table(frame, n_resamples=spearman.n_resamples, seed=spearman.seed), spearman_out)
+
+
+def analysis_tables(*, similarity_path, subgroup_paths: Sequence, probe_paths: Sequence, eval_paths: Sequence,
+                    regular_paths: Sequence, dataset_paths: Sequence, subgroups: Mapping[str, st.SubgroupSettings],
+                    outputs: Optional[Mapping] = None) -> dict:
+    """Analyses 4-6 from their files: {"subgroups", "subgroup_tests", "probes", "agreement_bounds": table},
+    each written to ``outputs[name]`` where given. ``subgroups``: the settings of each data set."""
+    import pandas as pd
+
+    from .h5io import read_error_rates, read_probes
+    from .tables import (SUBGROUP_TABLE_COLUMNS, agreement_bounds_table, probe_table, read_csvs,
+                         subgroup_test_table, write_csv)
+
+    similarity = pd.read_csv(similarity_path, keep_default_na=False)
+    subgroup_rows = read_csvs(subgroup_paths, SUBGROUP_TABLE_COLUMNS)
+    accuracy = {(r["dataset"], r["model"], float(r["eps"])): r["clean_accuracy"] for r in map(_read_json, eval_paths)}
+    num_classes = {s["dataset"]: int(s["num_classes"]) for s in map(_read_json, dataset_paths)}
+    tables = {"subgroups": subgroup_rows, "subgroup_tests": subgroup_test_table(subgroup_rows, subgroups),
+              "probes": probe_table(read_probes(probe_paths), similarity),
+              "agreement_bounds": agreement_bounds_table(similarity, accuracy, read_error_rates(regular_paths),
+                                                         num_classes)}
+    for name, frame in tables.items():
+        if outputs is not None:
+            write_csv(frame, outputs[name])
+    return tables
+
+
+def plot_figures(names: Sequence[str], table_paths: Mapping, outputs, settings: st.FigureSettings, *,
+                 keep_default_na: bool = True) -> None:
+    """The named figures of one figure rule from its tables."""
+    import pandas as pd
+
+    from .plots import make_figures
+
+    tables = {name: pd.read_csv(path, keep_default_na=keep_default_na) for name, path in table_paths.items()}
+    make_figures(names, tables, outputs, settings)
+
+
+def figure_inversions(inputs, inverted: Mapping, source: dict, settings: st.FigureSettings, *, title: str,
+                      outputs: Mapping) -> None:
+    """Seeds, targets and every model's inverted images of one data set and ε (``inverted``: model -> file)."""
+    from .plots import inversion_figure
+
+    inversion_figure(inputs, dict(inverted), source, title=title, outputs=dict(outputs), settings=settings)
+
+
+def figure_inversions_by_eps(inputs, inverted_by_eps: Mapping, source: dict, settings: st.FigureSettings, *,
+                             model: str, dataset: str, outputs: Mapping) -> None:
+    """Paper figure 2: one model's inverted images at every ε (``inverted_by_eps``: ε -> file)."""
+    from .plots import inversion_eps_figure
+
+    inversion_eps_figure(inputs, dict(inverted_by_eps), source, model=model, dataset=dataset, outputs=dict(outputs),
+                         settings=settings)

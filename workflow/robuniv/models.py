@@ -1,6 +1,7 @@
-"""Model zoo: a registry of the study's architectures, each with ``forward_features`` and ``forward_head``.
+"""The networks of the study's architectures, each with ``forward_features`` and ``forward_head``.
 
-Every architecture is registered once (:func:`register_architecture`) with one builder per variant:
+The architectures and their variants are named in the torch-free catalogue :mod:`robuniv.architectures`;
+this module holds the networks and the builder functions the catalogue's entries name:
 
 * ``"imagenet"``: torchvision's network (224 px); at ``width=1`` its state dict has torchvision's keys and
   shapes, so Salman et al.'s checkpoints load strictly.
@@ -23,20 +24,17 @@ from __future__ import annotations
 import math
 import numbers
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .architectures import ARCHITECTURES, VARIANTS, get_architecture, representation_layer  # noqa: F401
+from .sources import resolve
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-VARIANTS = ("imagenet", "cifar")
-
-#: A builder makes the bare network: ``builder(num_classes, width, image_size) -> nn.Module``.
-Builder = Callable[[int, float, int], nn.Module]
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -473,121 +471,41 @@ class CifarVGG(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-# ================================================================ registry
-@dataclass(frozen=True)
-class ArchSpec:
-    """One registered architecture: a builder, a representation-layer description and a provenance per variant."""
-
-    name: str
-    builders: Mapping[str, Builder]
-    representation_layers: Mapping[str, str]
-    sources: Mapping[str, str]
-
-    def build(self, variant: str, num_classes: int, width: float, image_size: int) -> nn.Module:
-        return self.builders[variant](num_classes, width, image_size)
+# ================================================================ builders (named by robuniv.architectures)
+_BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+_CIFAR_BLOCKS = {"basic": CifarBasicBlock, "bottleneck": CifarBottleneck}
 
 
-ARCHITECTURES: dict[str, ArchSpec] = {}
+def resnet(num_classes: int, width: float, image_size: int, *, block: str, layers, groups: int = 1,
+           width_per_group: int = 64) -> nn.Module:
+    return ResNet(_BLOCKS[block], layers, num_classes, width=width, groups=groups, width_per_group=width_per_group)
 
 
-def _per_variant(value: Union[str, Mapping[str, str]], what: str, name: str) -> dict[str, str]:
-    mapping = {v: value for v in VARIANTS} if isinstance(value, str) else dict(value)
-    if set(mapping) != set(VARIANTS):
-        raise ValueError(f"{name}: {what} must be a string or a mapping with keys {VARIANTS}")
-    return mapping
+def cifar_resnet(num_classes: int, width: float, image_size: int, *, block: str, layers) -> nn.Module:
+    return CifarResNet(_CIFAR_BLOCKS[block], layers, num_classes, width=width)
 
 
-def register_architecture(name: str, *, imagenet: Builder, cifar: Builder,
-                          representation_layer: Union[str, Mapping[str, str]],
-                          source: Union[str, Mapping[str, str]]) -> ArchSpec:
-    """Register ``name`` once with a builder per variant (``builder(num_classes, width, image_size)``),
-    the description of its representation layer and where each variant's design comes from."""
-    if name in ARCHITECTURES:
-        raise ValueError(f"architecture {name!r} is already registered")
-    spec = ArchSpec(name, {"imagenet": imagenet, "cifar": cifar},
-                    _per_variant(representation_layer, "representation_layer", name),
-                    _per_variant(source, "source", name))
-    ARCHITECTURES[name] = spec
-    return spec
+def densenet(num_classes: int, width: float, image_size: int, *, growth_rate: int, block_config,
+             num_init_features: int) -> nn.Module:
+    return DenseNet(growth_rate, block_config, num_init_features, num_classes, width=width)
 
 
-def _spec(arch: str) -> ArchSpec:
-    try:
-        return ARCHITECTURES[arch]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}") from None
+def cifar_densenet(num_classes: int, width: float, image_size: int, *, growth_rate: int, block_config) -> nn.Module:
+    return CifarDenseNet(block_config, growth_rate, num_classes, width=width)
 
 
-def representation_layer(arch: str, variant: Optional[str] = None) -> str:
-    """Description of ``arch``'s representation (the input of its final linear classifier).
-
-    Without ``variant`` and where the variants differ, both are named (``"imagenet: ...; cifar: ..."``).
-    """
-    layers = _spec(arch).representation_layers
-    if variant is not None:
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
-        return layers[variant]
-    if len(set(layers.values())) == 1:
-        return layers[VARIANTS[0]]
-    return "; ".join(f"{v}: {layers[v]}" for v in VARIANTS)
+def vgg(num_classes: int, width: float, image_size: int, *, batch_norm: bool) -> nn.Module:
+    return VGG(num_classes, batch_norm=batch_norm, width=width)
 
 
-_RESNET_LAYER = "avgpool (post-ReLU layer4, pooled)"
-_TV = "torchvision.models."
-_IMAGENET_STEM = " (ImageNet architecture, as the released code)"
+def cifar_vgg(num_classes: int, width: float, image_size: int) -> nn.Module:
+    return CifarVGG(num_classes, width=width, image_size=image_size)
 
 
-def _register_resnets():
-    def torchvision_resnet(block, layers, **extra) -> Builder:
-        return lambda num_classes, width, image_size: ResNet(block, layers, num_classes, width=width, **extra)
-
-    def cifar_resnet(block, layers) -> Builder:
-        return lambda num_classes, width, image_size: CifarResNet(block, layers, num_classes, width=width)
-
-    for name, block, cblock in (("resnet18", BasicBlock, CifarBasicBlock), ("resnet50", Bottleneck, CifarBottleneck)):
-        layers = [2, 2, 2, 2] if name == "resnet18" else [3, 4, 6, 3]
-        register_architecture(
-            name, imagenet=torchvision_resnet(block, layers), cifar=cifar_resnet(cblock, layers),
-            representation_layer=_RESNET_LAYER,
-            source={"imagenet": _TV + name, "cifar": "robustness.cifar_models." + name})
-    for name, extra in (("wide_resnet50_2", dict(width_per_group=128)),
-                        ("wide_resnet50_4", dict(width_per_group=256)),
-                        ("resnext50_32x4d", dict(groups=32, width_per_group=4))):
-        build = torchvision_resnet(Bottleneck, [3, 4, 6, 3], **extra)
-        tv = _TV + (name if name != "wide_resnet50_4" else "resnet50(width_per_group=256)")
-        register_architecture(name, imagenet=build, cifar=build, representation_layer=_RESNET_LAYER,
-                              source={"imagenet": tv, "cifar": tv + _IMAGENET_STEM})
-
-
-def _register_densenets():
-    for name, growth, blocks, init in (("densenet121", 32, (6, 12, 24, 16), 64),
-                                       ("densenet161", 48, (6, 12, 36, 24), 96)):
-        register_architecture(
-            name,
-            imagenet=lambda num_classes, width, image_size, g=growth, b=blocks, i=init: DenseNet(
-                g, b, i, num_classes, width=width),
-            cifar=lambda num_classes, width, image_size, g=growth, b=blocks: CifarDenseNet(
-                b, g, num_classes, width=width),
-            representation_layer={"imagenet": "relu(features) pooled (post-ReLU norm5)",
-                                  "cifar": "relu(bn) pooled (post-ReLU final norm)"},
-            source={"imagenet": _TV + name, "cifar": "robustness.cifar_models." + name})
-
-
-def _register_vggs():
-    for name, bn in (("vgg16", False), ("vgg16_bn", True)):
-        register_architecture(
-            name,
-            imagenet=lambda num_classes, width, image_size, bn=bn: VGG(num_classes, batch_norm=bn, width=width),
-            cifar=lambda num_classes, width, image_size: CifarVGG(num_classes, width=width, image_size=image_size),
-            representation_layer={"imagenet": "classifier.4 (post-ReLU fc7)",
-                                  "cifar": "features (post-ReLU conv5_3, max-pooled to 1x1)"},
-            source={"imagenet": _TV + name, "cifar": "robustness.cifar_models.vgg16 (with BatchNorm)"})
-
-
-_register_resnets()
-_register_densenets()
-_register_vggs()
+def build_network(arch: str, variant: str, num_classes: int, width: float, image_size: int) -> nn.Module:
+    """The bare network of a catalogue entry's variant."""
+    entry = get_architecture(arch).variant(variant)
+    return resolve(entry.builder)(num_classes, width, image_size, **entry.options)
 
 
 # ================================================================ the model the workflow uses
@@ -642,13 +560,13 @@ def _check_stats(name: str, values, positive: bool) -> tuple[float, ...]:
 def create_model(arch: str, num_classes: int, *, variant: str = "imagenet", width: float = 1.0,
                  image_size: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,
                  std: Sequence[float] = IMAGENET_STD) -> Classifier:
-    """Build architecture ``arch`` (a name in :data:`ARCHITECTURES`) for ``num_classes`` classes.
+    """Build architecture ``arch`` (a name in :data:`robuniv.architectures.ARCHITECTURES`) for ``num_classes``.
 
     ``variant`` is ``"imagenet"`` (224 px, torchvision's network) or ``"cifar"`` (32 px and smaller, the
     network the released code trained on CIFAR-10). ``width`` scales every channel count (1 = published).
     ``image_size`` (default 224 / 32) only shapes the cifar VGG (how many max-pools fit).
     """
-    spec = _spec(arch)
+    get_architecture(arch)  # unknown names raise, listing the known
     if variant not in VARIANTS:
         raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
     if not _is_int(num_classes) or num_classes < 1:
@@ -661,4 +579,4 @@ def create_model(arch: str, num_classes: int, *, variant: str = "imagenet", widt
         raise ValueError(f"image_size must be an integer >= 1, got {image_size!r}")
     mean = _check_stats("mean", mean, positive=False)
     std = _check_stats("std", std, positive=True)
-    return Classifier(spec.build(variant, int(num_classes), float(width), int(image_size)), arch, mean, std)
+    return Classifier(build_network(arch, variant, int(num_classes), float(width), int(image_size)), arch, mean, std)

@@ -3,7 +3,7 @@
 One frozen dataclass per config section. The workflow resolves `config.yaml` into these objects
 (:mod:`robuniv.config`), the library's signatures take their defaults from them, and a test keeps
 the JSON schema's keys equal to their fields. Per-source training defaults (the digits demo's short
-schedule, CIFAR-10's weight decay) are overrides in :data:`SOURCE_TRAINING_DEFAULTS`.
+schedule, CIFAR-10's weight decay) are overrides that each source's entry carries (:mod:`robuniv.sources`).
 """
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ class SettingsError(ValueError):
 
 
 PRECISIONS = ("fp32", "bf16")
+
+# What a field decides. "result" (the default): what a job computes, so it goes into the job's params and a
+# change reruns the job. "plan": which jobs exist (which ε are analysed, which model a figure shows, where a
+# checkpoint comes from); it is read when the plan is made and never enters a job's params.
+RESULT, PLAN = "result", "plan"
+
+
+def plan_field(default=None):
+    """A field that chooses jobs instead of changing what one computes (left out of :func:`as_params`)."""
+    return field(default=default, metadata={"role": PLAN})
+
+
+def role(f) -> str:
+    return f.metadata.get("role", RESULT)
 
 
 @dataclass(frozen=True)
@@ -65,15 +79,6 @@ class TrainSettings:
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
-# Overrides of TrainSettings per data source: the Salman et al. recipe everywhere, a short schedule for
-# the CPU demo, 5e-4 weight decay for standard CIFAR-10 models.
-SOURCE_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "imagefolder": dict(num_workers=8),
-    "cifar10": dict(weight_decay_standard=5e-4, num_workers=4),
-    "sklearn_digits": dict(epochs=6, batch_size=128, lr_step=4, weight_decay=5e-4, num_workers=0),
-}
-
-
 @dataclass(frozen=True)
 class EvaluationSettings:
     """Clean accuracy and accuracy under PGD-L2 (20 steps of 2.5ε/20) at the model's ε."""
@@ -115,7 +120,7 @@ class SimilaritySettings:
 class SubgroupSettings:
     """Analysis 4: measures on the inputs where a regular pair agrees / disagrees."""
 
-    eps: Optional[Tuple[float, ...]] = None  # ε levels analysed (None: all)
+    eps: Optional[Tuple[float, ...]] = plan_field()  # ε levels analysed (None: all)
     min_size: int = 20
     k: int = 10
     n_resamples: int = 9999
@@ -127,7 +132,7 @@ class SubgroupSettings:
 class ProbeSettings:
     """Analysis 5: linear probes on frozen features."""
 
-    eps: Optional[float] = None  # ε of the probed models (None: the largest)
+    eps: Optional[float] = plan_field()  # ε of the probed models (None: the largest)
     n_probes: int = 1
     epochs: int = 30
     batch_size: int = 1024
@@ -142,7 +147,32 @@ class FigureSettings:
     n_examples: int = 4
     style: str = "whitegrid"
     variants: str = "published"  # "published": debiased CKA, Procrustes nuclear norm; "equations": eq. 4/5
-    n_resamples: int = 9999  # permutation test of Spearman's ρ
+
+
+@dataclass(frozen=True)
+class SpearmanSettings:
+    """Spearman's ρ of each measure with ε (spearman.csv): its permutation test."""
+
+    n_resamples: int = 9999
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """One configured model: what builds it (``arch``, ``width``, ``seed``: a job's result) and what plans its
+    jobs (the ε it exists at, where its checkpoints come from, its training overrides)."""
+
+    arch: str
+    width: float = 1.0  # channel multiplier, 1 = the published model
+    seed: int = 0  # initial weights of trained models
+    eps: Optional[Tuple[float, ...]] = plan_field()  # None: every ε of the data set
+    checkpoint: Any = plan_field()  # URL template with {eps}, or a mapping ε -> URL (None: trained)
+    sha256: Optional[Mapping[Any, str]] = plan_field()  # ε -> sha256 of the checkpoint
+    training: Optional[Mapping[str, Any]] = plan_field()  # overrides of TrainSettings (resolved per job)
+
+    def __post_init__(self):
+        object.__setattr__(self, "width", float(self.width))
+        object.__setattr__(self, "seed", int(self.seed))
 
 
 @dataclass(frozen=True)
@@ -153,7 +183,7 @@ class DatasetSettings:
     inputs_seed: int = 0
     input_pool: str = "eval"  # split the comparison inputs are drawn from (ImageNet100: train)
     batch_size: int = 256  # batch size of inversion and extraction
-    figure_model: Optional[str] = None  # the model of the inversion-by-ε figure (None: the first at every ε)
+    figure_model: Optional[str] = plan_field()  # the model of the inversion-by-ε figure (None: the first at every ε)
     precision: str = "fp32"  # "bf16": autocast in evaluation, inversion and extraction
     num_workers: int = 0  # DataLoader workers of evaluation, inversion and extraction
 
@@ -196,14 +226,22 @@ def build(cls, *layers: Optional[Mapping[str, Any]], where: str = ""):
 
 
 def as_params(settings) -> dict:
-    """A plain dict (lists for tuples) for a rule's params: what Snakemake compares between runs."""
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(settings).items()}
+    """The result fields as a plain dict (lists for tuples) for a rule's params: what Snakemake compares between
+    runs. Plan fields are left out: they choose jobs, so changing one must not rerun any."""
+    return {f.name: (list(v) if isinstance(v := getattr(settings, f.name), tuple) else v)
+            for f in fields(settings) if role(f) == RESULT}
+
+
+def from_params(cls, params: Optional[Mapping[str, Any]]):
+    """The settings object of a job from its params (:func:`as_params`' inverse; plan fields at defaults)."""
+    return build(cls, params, where=cls.__name__)
 
 
 def replace(settings, **changes):
     return dataclasses.replace(settings, **changes)
 
 
-__all__ = ["SettingsError", "TrainSettings", "EvaluationSettings", "InversionSettings",
+__all__ = ["SettingsError", "RESULT", "PLAN", "plan_field", "role", "ModelSettings", "SpearmanSettings",
+           "from_params", "TrainSettings", "EvaluationSettings", "InversionSettings",
            "SimilaritySettings", "SubgroupSettings", "ProbeSettings", "FigureSettings", "DatasetSettings",
-           "SOURCE_TRAINING_DEFAULTS", "SECTIONS", "build", "as_params", "replace", "field"]
+           "SECTIONS", "build", "as_params", "replace", "field"]

@@ -1,18 +1,18 @@
-"""Tidy tables written by the workflow: each script reads its inputs, calls one function here, writes CSV.
+"""Tidy tables of the workflow: pure DataFrame functions (and the CSV reader and writer they share).
 
-Measure names come from :mod:`robuniv.measures`; torch is imported only by the functions that compute
-measures, so aggregating tables stays light.
+The jobs (:mod:`robuniv.jobs`) read the files and compute the measures; the functions here only shape,
+aggregate and test tables, so they need neither torch nor HDF5. Measure names come from :mod:`robuniv.measures`.
 """
 from __future__ import annotations
 
-import json
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import measures as M
-from .settings import FigureSettings, SubgroupSettings
+from .catalog import AGREE, AGREE_MATCHED, DISAGREE
+from .settings import SpearmanSettings, SubgroupSettings
 from .atomic import atomic_path
 
 ACCURACY_COLUMNS = ["dataset", "model", "arch", "eps", "clean_accuracy", "adversarial_accuracy",
@@ -48,7 +48,6 @@ def read_csvs(paths: Iterable, columns: Sequence[str], **read_options) -> pd.Dat
 
 # ---------------------------------------------------------------- similarity (analyses 1-3, 7)
 SIMILARITY_COLUMNS = ["dataset", "eps", "inputs", "source", "model_a", "model_b", "measure", "value"]
-MEASURE_COLUMNS = ["direction", "variant", "published"]  # from the registry, added to similarity.csv
 
 
 def similarity_rows(values: dict, *, dataset: str, eps: float, inputs: str, source: str, model_a: str,
@@ -61,50 +60,6 @@ def similarity_rows(values: dict, *, dataset: str, eps: float, inputs: str, sour
     return pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
 
 
-def _names(act_a: dict, act_b: dict, names: Optional[Sequence[str]]) -> tuple:
-    """What errors call the two activation sets: ``names``, else the files they were read from."""
-    if names is not None:
-        return tuple(names)
-    return act_a.get("path", "act_a"), act_b.get("path", "act_b")
-
-
-def _check_same_inputs(act_a: dict, act_b: dict, names: Optional[Sequence[str]] = None) -> None:
-    names = _names(act_a, act_b, names)
-    index_a, index_b = np.asarray(act_a["index"]), np.asarray(act_b["index"])
-    if index_a.shape != index_b.shape or (index_a != index_b).any():
-        what = (f"{index_b.shape[0]} inputs vs {index_a.shape[0]}" if index_a.shape != index_b.shape else
-                f"first differing row {int(np.flatnonzero(index_a != index_b)[0])}")
-        raise ValueError(f"{names[1]}: its inputs differ from {names[0]}'s (index mismatch, {what}); "
-                         "rerun the jobs that made them from the same inputs.h5")
-
-
-def pair_similarity_table(act_a: dict, act_b: dict, graph_a, graph_b, *, settings: Mapping, inputs: str,
-                          dataset: str, eps: float, model_a: str, model_b: str, device=None,
-                          threads: Optional[int] = None, names: Optional[Sequence[str]] = None) -> pd.DataFrame:
-    """Every measure of one model pair on one input set (activations as from ``h5io.read_activations``,
-    kNN graphs as from ``h5io.read_knn``), as tidy rows. ``settings``: jaccard_k, rtd_trials, rtd_batch,
-    rtd_seed, rtd. Inverted inputs are model A's, recorded in ``source``. Errors name ``names`` (default: the
-    files the activations were read from)."""
-    import torch
-
-    from .similarity import compare_pair
-
-    names = _names(act_a, act_b, names)
-    _check_same_inputs(act_a, act_b, names)
-    reps_a, reps_b = (torch.from_numpy(np.ascontiguousarray(x["representations"])) for x in (act_a, act_b))
-    if device is not None:
-        reps_a, reps_b = reps_a.to(device), reps_b.to(device)
-    try:
-        values = compare_pair(act_a["logits"], act_b["logits"], reps_a, reps_b, ks=settings["jaccard_k"],
-                              graphs_a=graph_a, graphs_b=graph_b, rtd_trials=settings["rtd_trials"],
-                              rtd_batch=settings["rtd_batch"], rtd_seed=settings["rtd_seed"],
-                              with_rtd=settings["rtd"], rtd_jobs=threads)
-    except ValueError as err:
-        raise ValueError(f"comparing {names[0]} with {names[1]}: {err}") from err
-    return similarity_rows(values, dataset=dataset, eps=float(eps), inputs=inputs,
-                           source=model_a if inputs == "inverted" else "", model_a=model_a, model_b=model_b)
-
-
 def annotate_measures(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with each measure's direction, variant and published flag from the registry."""
     entries = {name: M.measure(name) for name in frame["measure"].unique()}
@@ -113,9 +68,9 @@ def annotate_measures(frame: pd.DataFrame) -> pd.DataFrame:
                         published=frame["measure"].map(lambda n: entries[n].published).astype(bool))
 
 
-def similarity_table(paths: Iterable) -> pd.DataFrame:
-    """similarity.csv: every per-pair table, sorted, with the registry's notes on each measure."""
-    frame = read_csvs(paths, SIMILARITY_COLUMNS, keep_default_na=False)  # source "" stays a string
+def similarity_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """similarity.csv from the per-pair tables (read with ``keep_default_na=False``: source "" stays a string),
+    sorted, with the registry's notes on each measure."""
     frame = frame.sort_values(["dataset", "inputs", "measure", "eps", "model_a", "model_b"], kind="stable")
     return annotate_measures(frame.reset_index(drop=True))
 
@@ -124,7 +79,7 @@ SPEARMAN_COLUMNS = ["dataset", "inputs", "measure", "spearman_rho", "p_value", "
                     "n", "n_resamples"]
 
 
-def spearman_permutation_pvalue(x, y, *, n_resamples: int = FigureSettings.n_resamples, seed: int = 0) -> float:
+def spearman_permutation_pvalue(x, y, *, n_resamples: int = SpearmanSettings.n_resamples, seed: int = 0) -> float:
     """Two-sided permutation p-value of Spearman's ρ(x, y): ``scipy.stats.permutation_test`` permuting the
     pairings (exact when n! ≤ n_resamples)."""
     from scipy.stats import permutation_test, rankdata
@@ -143,7 +98,7 @@ def spearman_permutation_pvalue(x, y, *, n_resamples: int = FigureSettings.n_res
     return float(result.pvalue)
 
 
-def spearman_table(frame: pd.DataFrame, *, n_resamples: int = FigureSettings.n_resamples,
+def spearman_table(frame: pd.DataFrame, *, n_resamples: int = SpearmanSettings.n_resamples,
                    seed: int = 0) -> pd.DataFrame:
     """Spearman's ρ of each measure's values against ε, per data set and input kind, with its asymptotic
     p-value (``p_asymptotic``; ``p_value`` is the same number, kept for older readers), a permutation
@@ -172,25 +127,6 @@ SUBGROUP_TEST_COLUMNS = ["dataset", "eps", "measure", "n_pairs", "mean_agree", "
                          "p_value", "n_pairs_matched", "mean_agree_matched", "statistic_matched", "p_value_matched"]
 
 
-def pair_subgroup_table(act_a: dict, act_b: dict, *, dataset: str, eps: float, model_a: str, model_b: str,
-                        subgroups: Mapping, similarity: Mapping) -> pd.DataFrame:
-    """Analysis 4 for one regular-image pair: :func:`robuniv.analyses.subgroup_measures` on the inputs where
-    the pair agrees / disagrees, with the size-matched control. ``subgroups``: min_size, k, and optionally
-    matched_draws (default 20) and seed; ``similarity``: rtd_trials, rtd_batch, rtd_seed."""
-    from .analyses import agreement_mask, subgroup_measures
-
-    _check_same_inputs(act_a, act_b)  # errors name the files the activations were read from
-    mask = agreement_mask(act_a["logits"], act_b["logits"])
-    frame = subgroup_measures(act_a["representations"], act_b["representations"], mask,
-                              minimum=subgroups["min_size"], k=subgroups["k"], rtd_trials=similarity["rtd_trials"],
-                              rtd_batch=similarity["rtd_batch"], rtd_seed=similarity["rtd_seed"],
-                              with_rtd=similarity.get("rtd", True),
-                              matched_draws=subgroups.get("matched_draws", SubgroupSettings.matched_draws),
-                              matched_seed=subgroups.get("seed", SubgroupSettings.seed))
-    frame = frame.assign(dataset=dataset, eps=float(eps), model_a=model_a, model_b=model_b)
-    return frame[SUBGROUP_TABLE_COLUMNS]
-
-
 def _paired_test(wide: pd.DataFrame, first: str, second: str, n_resamples: int, seed: int) -> dict:
     from .analyses import paired_permutation_test
 
@@ -204,15 +140,13 @@ def _paired_test(wide: pd.DataFrame, first: str, second: str, n_resamples: int, 
     return out
 
 
-def subgroup_test_table(subgroups: pd.DataFrame, settings: Mapping[str, Mapping]) -> pd.DataFrame:
+def subgroup_test_table(subgroups: pd.DataFrame, settings: Mapping[str, SubgroupSettings]) -> pd.DataFrame:
     """Paired permutation tests per (data set, ε, measure): agree vs disagree (the paper's) and
-    agree_matched vs disagree (the size control). ``settings[dataset]``: n_resamples, seed."""
-    from .analyses import AGREE, AGREE_MATCHED, DISAGREE
-
+    agree_matched vs disagree (the size control), with ``settings[dataset]``'s n_resamples and seed."""
     rows = []
     for (dataset, eps, measure), group in subgroups.groupby(["dataset", "eps", "measure"], sort=True):
         wide = group.pivot_table(index=["model_a", "model_b"], columns="subgroup", values="value", dropna=False)
-        n_resamples, seed = settings[dataset]["n_resamples"], settings[dataset]["seed"]
+        n_resamples, seed = settings[dataset].n_resamples, settings[dataset].seed
         raw = _paired_test(wide, AGREE, DISAGREE, n_resamples, seed)
         matched = _paired_test(wide, AGREE_MATCHED, DISAGREE, n_resamples, seed)
         mean_disagree = wide[[AGREE, DISAGREE]].dropna()[DISAGREE].mean() if raw["n"] else float("nan")
@@ -223,46 +157,8 @@ def subgroup_test_table(subgroups: pd.DataFrame, settings: Mapping[str, Mapping]
     return pd.DataFrame(rows, columns=SUBGROUP_TEST_COLUMNS)
 
 
-def subgroup_tables(paths: Iterable, settings: Mapping[str, Mapping]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """subgroups.csv (every pair's subgroup table) and subgroup_tests.csv; no pairs give empty tables."""
-    subgroups = read_csvs(paths, SUBGROUP_TABLE_COLUMNS)
-    return subgroups, subgroup_test_table(subgroups, settings)
-
-
 # ---------------------------------------------------------------- probes (analysis 5)
 PROBE_COLUMNS = ["dataset", "kind", "eps", "model_a", "model_b", "seed", "agreement"]
-
-
-def read_probes(paths: Sequence) -> dict:
-    """{dataset: {model: (probe logits n_probes × N × C, ε)}} from the probe files (their attributes name
-    the data set, model and ε). H5Error naming the file for anything else (an activation file), and when the
-    probes of one data set differ in ε or in their inputs (``index``)."""
-    from .h5io import H5Error, open_h5
-
-    probes: dict = {}
-    first: dict = {}  # per data set: (path, ε, index) of its first probe file
-    for path in paths:
-        with open_h5(path) as fh:
-            if "logits" not in fh or fh["logits"].ndim != 3 or not {"dataset", "model", "eps"} <= set(fh.attrs):
-                raise H5Error(f"{path}: not a probe file (needs 'logits' of n_probes x N x C and the attributes "
-                              "dataset, model, eps; an activation file has N x C logits)")
-            dataset, model, eps = str(fh.attrs["dataset"]), str(fh.attrs["model"]), float(fh.attrs["eps"])
-            logits = fh["logits"][()]
-            index = fh["index"][()] if "index" in fh else np.arange(logits.shape[1])  # older files: no index
-        if logits.shape[1] != len(index):
-            raise H5Error(f"{path}: 'logits' has {logits.shape[1]} inputs but 'index' {len(index)}")
-        if dataset in first:
-            path0, eps0, index0 = first[dataset]
-            if eps != eps0:
-                raise H5Error(f"{path}: probes at ε {eps:g}, but {path0} at ε {eps0:g} (same data set {dataset}); "
-                              "all probes of a data set must be at one ε")
-            if index.shape != index0.shape or (index != index0).any():
-                raise H5Error(f"{path}: its inputs differ from {path0}'s (index mismatch); rerun both probes "
-                              "on the same regular activations")
-        else:
-            first[dataset] = (path, eps, index)
-        probes.setdefault(dataset, {})[model] = (logits, eps)
-    return probes
 
 
 def probe_table(probes: Mapping, similarity: pd.DataFrame) -> pd.DataFrame:
@@ -292,34 +188,6 @@ BOUNDS_COLUMNS = ["dataset", "eps", "model_a", "model_b", "agreement", "clean_ac
                   "fort_lower", "fort_upper", "error_a", "error_b", "error_lower", "error_upper"]
 
 
-def read_accuracies(paths: Iterable) -> dict:
-    """{(dataset, model, ε): clean accuracy} from evaluation JSON files."""
-    out = {}
-    for path in paths:
-        with open(path) as fh:
-            record = json.load(fh)
-        out[(record["dataset"], record["model"], float(record["eps"]))] = record["clean_accuracy"]
-    return out
-
-
-def read_error_rates(paths: Iterable) -> dict:
-    """{(dataset, model, ε): error rate on the compared inputs} from regular-image activation files (their
-    logits and labels only: the N x D representations are not read)."""
-    from .h5io import H5Error, open_h5
-
-    out = {}
-    for path in paths:
-        with open_h5(path) as fh:
-            if "logits" not in fh or "labels" not in fh:
-                raise H5Error(f"{path}: dataset 'logits' or 'labels' is missing")
-            logits, labels, attrs = fh["logits"][()], fh["labels"][()], dict(fh.attrs)
-        if len(logits) != len(labels) or len(labels) == 0:
-            raise H5Error(f"{path}: {len(logits)} logits rows for {len(labels)} labels")
-        error = float((logits.argmax(1) != labels).mean())
-        out[(attrs["dataset"], attrs["model"], float(attrs["eps"]))] = error
-    return out
-
-
 def agreement_bounds_table(similarity: pd.DataFrame, accuracy: Mapping, errors: Mapping,
                            num_classes: Mapping[str, int]) -> pd.DataFrame:
     """Each regular pair's agreement beside Fort et al.'s bounds (from clean accuracies) and the error-rate
@@ -339,25 +207,3 @@ def agreement_bounds_table(similarity: pd.DataFrame, accuracy: Mapping, errors: 
                      "fort_lower": lower, "fort_upper": upper, "error_a": e_a, "error_b": e_b,
                      "error_lower": e_lower, "error_upper": e_upper})
     return pd.DataFrame(rows, columns=BOUNDS_COLUMNS)
-
-
-def read_num_classes(dataset_paths: Sequence) -> dict:
-    """{dataset: number of classes} from the data sets' summaries (dataset.json)."""
-    out = {}
-    for path in dataset_paths:
-        with open(path) as fh:
-            summary = json.load(fh)
-        out[summary["dataset"]] = int(summary["num_classes"])
-    return out
-
-
-def analysis_tables(*, similarity_path, subgroup_paths: Sequence, probe_paths: Sequence, eval_paths: Sequence,
-                    regular_paths: Sequence, dataset_paths: Sequence, subgroup_settings: Mapping) -> dict:
-    """Analyses 4-6 from their files: {"subgroups", "subgroup_tests", "probes", "agreement_bounds": table}."""
-    similarity = pd.read_csv(similarity_path, keep_default_na=False)
-    subgroups, tests = subgroup_tables(subgroup_paths, subgroup_settings)
-    return {"subgroups": subgroups, "subgroup_tests": tests,
-            "probes": probe_table(read_probes(probe_paths), similarity),
-            "agreement_bounds": agreement_bounds_table(similarity, read_accuracies(eval_paths),
-                                                       read_error_rates(regular_paths),
-                                                       read_num_classes(dataset_paths))}

@@ -14,9 +14,7 @@ rule extract_activations:
         ENV
     threads: rule_threads("extract_activations")
     resources:
-        mem_mb=rule_resource("extract_activations", "mem_mb", 16000),
-        runtime=rule_resource("extract_activations", "runtime", 30),
-        gpu=rule_resource("extract_activations", "gpu", 1),
+        **job_resources("extract_activations"),
     params:
         source=get_source,
         model=get_model,
@@ -37,8 +35,7 @@ rule build_knn_graph:
         ENV
     threads: rule_threads("build_knn_graph")
     resources:
-        mem_mb=rule_resource("build_knn_graph", "mem_mb", 8000),
-        runtime=rule_resource("build_knn_graph", "runtime", 60),
+        **job_resources("build_knn_graph"),
     params:
         k=get_knn_k,
     script:

@@ -33,6 +33,10 @@ PATHS = {
     "inversion_figure": "results/figures/inversions_{dataset}_eps{eps}.{fmt}",
     "inversion_eps_figure": "results/figures/fig2_inversions_{dataset}.{fmt}",
     "log": "logs/{dataset}/eps{eps}/{rule}/{job}.log",
+    "eps_log": "logs/{dataset}/eps{eps}/{rule}.log",
+    "dataset_log": "logs/{dataset}/{rule}.log",
+    "aggregate_log": "logs/{rule}.log",
+    "benchmark": "logs/{dataset}/eps{eps}/{rule}/{model}.benchmark.tsv",
 }
 
 
@@ -48,6 +52,10 @@ class _Partial(dict):
 
 def job_log(rule, job="{model}"):
     return path("log", rule=rule, job=job)
+
+
+def job_benchmark(rule):
+    return path("benchmark", rule=rule)
 
 
 wildcard_constraints:
@@ -78,10 +86,28 @@ def rule_threads(rule_name):
     return int(config.get("threads", {}).get(rule_name, 1))
 
 
-def rule_resource(rule_name, key, default):
-    """A resource of a rule's job, from `datasets.<ds>.resources.<rule>.<key>` or the default."""
+def _overridden(rule_name, key):
+    return any(key in (ds.get("resources") or {}).get(rule_name, {}) for ds in config["datasets"].values())
 
+
+def job_resources(rule_name, **given):
+    """mem_mb, runtime and gpu of a rule's jobs: catalog.RULES' defaults, overridden per data set by
+    `datasets.<ds>.resources.<rule>` (a rule without a {dataset} wildcard takes the defaults); `gpu` only for
+    rules that use one or where the config sets it. `given` replaces a lookup (train_model's GPUs)."""
+    spec = catalog.RULES[rule_name]
+    out = {}
+    for key in ("mem_mb", "runtime", "gpu"):
+        default = getattr(spec, key)
+        if key == "gpu" and not default and not _overridden(rule_name, key):
+            continue
+        out[key] = _resource_lookup(rule_name, key, default)
+    return out | given
+
+
+def _resource_lookup(rule_name, key, default):
     def lookup(wildcards):
+        if "dataset" not in wildcards.keys():
+            return default
         return rc.rule_resource(config, wildcards.dataset, rule_name, key, default)
 
     return lookup
@@ -93,15 +119,11 @@ def get_source(wildcards):
 
 
 def get_model(wildcards):
-    return rc.model_entry(config, wildcards.dataset, wildcards.model)
+    return as_params(rc.model_settings(config, wildcards.dataset, wildcards.model))
 
 
 def get_dataset_settings(wildcards):
-    """The data set's settings that change a job's result (figure_model only chooses a figure: left out, so
-    choosing another model reruns no forward pass)."""
-    settings = as_params(rc.dataset_settings(config, wildcards.dataset))
-    settings.pop("figure_model")
-    return settings
+    return as_params(rc.dataset_settings(config, wildcards.dataset))
 
 
 def get_training(wildcards):
@@ -133,10 +155,7 @@ def get_knn_k(wildcards):
 
 
 def subgroup_params(dataset):
-    # Without the list of analysed ε: adding an ε must not rerun the other ε's subgroup jobs.
-    settings = as_params(rc.subgroup_settings(config, dataset))
-    settings.pop("eps")
-    return settings
+    return as_params(rc.subgroup_settings(config, dataset))
 
 
 def get_rtd_settings(wildcards):
@@ -150,9 +169,7 @@ def get_subgroups(wildcards):
 
 
 def get_probes(wildcards):
-    settings = as_params(rc.probe_settings(config, wildcards.dataset))
-    settings.pop("eps")
-    return settings
+    return as_params(rc.probe_settings(config, wildcards.dataset))
 
 
 def get_checkpoint_url(wildcards):
@@ -165,6 +182,10 @@ def get_checkpoint_sha256(wildcards):
 
 def get_figure_settings():
     return as_params(rc.figure_settings(config))
+
+
+def get_spearman_settings():
+    return as_params(rc.spearman_settings(config))
 
 
 # ---------------------------------------------------------------- input functions

@@ -6,13 +6,12 @@ rule prepare_dataset:
     output:
         PATHS["dataset"],
     log:
-        "logs/{dataset}/prepare_dataset.log",
+        path("dataset_log", rule="prepare_dataset"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=rule_resource("prepare_dataset", "mem_mb", 4000),
-        runtime=rule_resource("prepare_dataset", "runtime", 60),
+        **job_resources("prepare_dataset"),
     params:
         source=get_source,
     script:
@@ -25,13 +24,12 @@ rule prepare_inputs:
     output:
         PATHS["inputs"],
     log:
-        "logs/{dataset}/prepare_inputs.log",
+        path("dataset_log", rule="prepare_inputs"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=rule_resource("prepare_inputs", "mem_mb", 4000),
-        runtime=rule_resource("prepare_inputs", "runtime", 30),
+        **job_resources("prepare_inputs"),
     params:
         source=get_source,
         dataset=get_dataset_settings,

@@ -13,9 +13,7 @@ rule evaluate_model:
         ENV
     threads: rule_threads("evaluate_model")
     resources:
-        mem_mb=rule_resource("evaluate_model", "mem_mb", 16000),
-        runtime=rule_resource("evaluate_model", "runtime", 240),
-        gpu=rule_resource("evaluate_model", "gpu", 1),
+        **job_resources("evaluate_model"),
     params:
         source=get_source,
         model=get_model,
@@ -32,12 +30,11 @@ rule accuracy_table:
     output:
         accuracy=report_table("accuracy"),
     log:
-        "logs/accuracy_table.log",
+        path("aggregate_log", rule="accuracy_table"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        **job_resources("accuracy_table"),
     script:
         "../scripts/accuracy_table.py"

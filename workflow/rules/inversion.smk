@@ -10,14 +10,12 @@ rule invert_images:
     log:
         job_log("invert_images"),
     benchmark:
-        "logs/{dataset}/eps{eps}/invert_images/{model}.benchmark.tsv"
+        job_benchmark("invert_images")
     conda:
         ENV
     threads: rule_threads("invert_images")
     resources:
-        mem_mb=rule_resource("invert_images", "mem_mb", 16000),
-        runtime=rule_resource("invert_images", "runtime", 720),
-        gpu=rule_resource("invert_images", "gpu", 1),
+        **job_resources("invert_images"),
     params:
         source=get_source,
         model=get_model,

@@ -11,8 +11,7 @@ rule download_checkpoint:
         ENV
     threads: 1
     resources:
-        mem_mb=rule_resource("download_checkpoint", "mem_mb", 8000),
-        runtime=rule_resource("download_checkpoint", "runtime", 120),
+        **job_resources("download_checkpoint"),
     params:
         url=get_checkpoint_url,
         sha256=get_checkpoint_sha256,
@@ -30,14 +29,12 @@ rule train_model:
     log:
         job_log("train_model"),
     benchmark:
-        "logs/{dataset}/eps{eps}/train_model/{model}.benchmark.tsv"
+        job_benchmark("train_model")
     conda:
         ENV
     threads: rule_threads("train_model")
     resources:
-        mem_mb=rule_resource("train_model", "mem_mb", 32000),
-        runtime=rule_resource("train_model", "runtime", 4320),
-        gpu=get_training_gpus,
+        **job_resources("train_model", gpu=get_training_gpus),
     params:
         source=get_source,
         model=get_model,

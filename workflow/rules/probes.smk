@@ -14,9 +14,7 @@ rule extract_train_features:
         ENV
     threads: rule_threads("extract_train_features")
     resources:
-        mem_mb=rule_resource("extract_train_features", "mem_mb", 16000),
-        runtime=rule_resource("extract_train_features", "runtime", 240),
-        gpu=rule_resource("extract_train_features", "gpu", 1),
+        **job_resources("extract_train_features"),
     params:
         source=get_source,
         model=get_model,
@@ -37,9 +35,7 @@ rule train_probe:
         ENV
     threads: rule_threads("train_probe")
     resources:
-        mem_mb=rule_resource("train_probe", "mem_mb", 32000),
-        runtime=rule_resource("train_probe", "runtime", 240),
-        gpu=rule_resource("train_probe", "gpu", 1),
+        **job_resources("train_probe"),
     params:
         probes=get_probes,
     script:

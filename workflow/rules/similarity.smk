@@ -13,8 +13,7 @@ rule compare_models:
         ENV
     threads: rule_threads("compare_models")
     resources:
-        mem_mb=rule_resource("compare_models", "mem_mb", 8000),
-        runtime=rule_resource("compare_models", "runtime", 60),
+        **job_resources("compare_models"),
     params:
         similarity=get_similarity,
     script:
@@ -28,14 +27,13 @@ rule similarity_tables:
         similarity=report_table("similarity"),
         spearman=report_table("spearman"),
     log:
-        "logs/similarity_tables.log",
+        path("aggregate_log", rule="similarity_tables"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **job_resources("similarity_tables"),
     params:
-        n_resamples=get_figure_settings()["n_resamples"],
+        spearman=get_spearman_settings(),
     script:
         "../scripts/similarity_tables.py"

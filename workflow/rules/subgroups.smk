@@ -13,8 +13,7 @@ rule compare_subgroups:
         ENV
     threads: rule_threads("compare_subgroups")
     resources:
-        mem_mb=rule_resource("compare_subgroups", "mem_mb", 8000),
-        runtime=rule_resource("compare_subgroups", "runtime", 60),
+        **job_resources("compare_subgroups"),
     params:
         subgroups=get_subgroups,
         similarity=get_rtd_settings,

@@ -13,13 +13,12 @@ rule analysis_tables:
     output:
         **tables_of("analysis_tables"),
     log:
-        "logs/analysis_tables.log",
+        path("aggregate_log", rule="analysis_tables"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        **job_resources("analysis_tables"),
     params:
         subgroups={d: subgroup_params(d) for d in datasets()},
     script:
@@ -33,13 +32,12 @@ rule plot_figures:
     output:
         **figure_outputs("plot_figures"),
     log:
-        "logs/plot_figures.log",
+        path("aggregate_log", rule="plot_figures"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **job_resources("plot_figures"),
     params:
         figures=get_figure_settings(),
     script:
@@ -52,13 +50,12 @@ rule analysis_figures:
     output:
         **figure_outputs("analysis_figures"),
     log:
-        "logs/analysis_figures.log",
+        path("aggregate_log", rule="analysis_figures"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **job_resources("analysis_figures"),
     params:
         figures=get_figure_settings(),
     script:
@@ -72,13 +69,12 @@ rule figure_inversions:
     output:
         **per_dataset_figure_outputs("inversion_figure", "../report/inversions.rst"),
     log:
-        "logs/{dataset}/figure_inversions_eps{eps}.log",
+        path("eps_log", rule="figure_inversions"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **job_resources("figure_inversions"),
     params:
         figures=get_figure_settings(),
         models=get_inversion_models,
@@ -94,13 +90,12 @@ rule figure_inversions_by_eps:
     output:
         **per_dataset_figure_outputs("inversion_eps_figure", "../report/fig2_inversions.rst"),
     log:
-        "logs/{dataset}/figure_inversions_by_eps.log",
+        path("dataset_log", rule="figure_inversions_by_eps"),
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        **job_resources("figure_inversions_by_eps"),
     params:
         figures=get_figure_settings(),
         model=get_figure_model,

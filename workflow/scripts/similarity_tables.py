@@ -1,8 +1,8 @@
 """Gather every comparison into the similarity table and Spearman's ρ of each measure vs ε."""
+from robuniv import jobs
 from robuniv.runtime import setup_job
-from robuniv.tables import similarity_table, spearman_table, write_csv
+from robuniv.settings import SpearmanSettings, from_params
 
 setup_job(snakemake.log[0])
-frame = similarity_table(snakemake.input)
-write_csv(frame, snakemake.output.similarity)
-write_csv(spearman_table(frame, n_resamples=snakemake.params.n_resamples), snakemake.output.spearman)
+jobs.similarity_tables(snakemake.input, from_params(SpearmanSettings, snakemake.params.spearman),
+                       similarity_out=snakemake.output.similarity, spearman_out=snakemake.output.spearman)

@@ -1,0 +1,99 @@
+"""The data sources, by name, with everything that belongs to each (torch-free).
+
+One :class:`Source` per value of a data set's ``source`` key: the options it reads from the data set's
+entry (and which of them it needs), whether its images are grayscale, its overrides of the training recipe,
+and its loader and info functions, named as ``"module:function"`` and imported only when called (the
+config layer, the schema and a dry run read this catalogue without torch). The schema's ``source`` enum
+and its required keys are generated from here (:func:`robuniv.config.load_schema`).
+
+Adding a data source is one entry here plus its two functions (``info(settings) -> SourceInfo`` and
+``load(split, settings, augment) -> Dataset``) and its test.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+__all__ = ["Source", "SOURCES", "register_source", "get_source", "option_keys", "resolve"]
+
+
+def resolve(reference: str) -> Callable:
+    """The object a ``"module:attribute"`` reference names (imported now)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One data source: ``options`` are the keys of a data set's entry it reads (``required`` ones it cannot
+    do without), ``training_defaults`` its overrides of the Salman et al. recipe in
+    :class:`robuniv.settings.TrainSettings`, ``info`` and ``load`` references to its functions."""
+
+    name: str
+    summary: str
+    info: str
+    load: str
+    options: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    grayscale: bool = False  # its 3 channels are copies of one: inversion keeps them tied
+    training_defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", tuple(self.options))
+        object.__setattr__(self, "required", tuple(self.required))
+        object.__setattr__(self, "training_defaults", MappingProxyType(dict(self.training_defaults)))
+        if not set(self.required) <= set(self.options):
+            raise ValueError(f"source {self.name!r}: required {self.required} must be among its options")
+
+    def info_function(self) -> Callable:
+        return resolve(self.info)
+
+    def load_function(self) -> Callable:
+        return resolve(self.load)
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register_source(source: Source) -> Source:
+    """Add a data source (each name once)."""
+    if source.name in SOURCES:
+        raise ValueError(f"data source {source.name!r} is already registered")
+    SOURCES[source.name] = source
+    return source
+
+
+def get_source(name: str) -> Source:
+    """The source ``name``; ValueError listing the known names otherwise."""
+    try:
+        return SOURCES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown data source {name!r}; known: {', '.join(SOURCES)}") from None
+
+
+def option_keys() -> tuple[str, ...]:
+    """Every option key some source reads, in first-seen order (the schema lists their types)."""
+    keys: dict[str, None] = {}
+    for source in SOURCES.values():
+        keys.update(dict.fromkeys(source.options))
+    return tuple(keys)
+
+
+register_source(Source(
+    "sklearn_digits", "scikit-learn's 8x8 digits, fixed stratified 80/20 split (the demo)",
+    info="robuniv.data:digits_info", load="robuniv.data:digits_load", grayscale=True,
+    # the CPU demo's short schedule
+    training_defaults=dict(epochs=6, batch_size=128, lr_step=4, weight_decay=5e-4, num_workers=0)))
+register_source(Source(
+    "cifar10", "CIFAR-10 python batches under <path>/cifar-10-batches-py",
+    info="robuniv.data:cifar_info", load="robuniv.data:cifar_load",
+    options=("path", "download"), required=("path",),
+    # 5e-4 weight decay for standard CIFAR-10 models (Salman et al.)
+    training_defaults=dict(weight_decay_standard=5e-4, num_workers=4)))
+register_source(Source(
+    "imagefolder", "ImageNet-style <path>/train and <path>/val class folders",
+    info="robuniv.data:imagefolder_info", load="robuniv.data:imagefolder_load",
+    options=("path", "classes", "image_size", "resize_size", "num_classes"), required=("path",),
+    training_defaults=dict(num_workers=8)))
