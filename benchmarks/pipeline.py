@@ -55,9 +55,6 @@ FORWARD_PER_STEP = 3.0
 COMPARE_SECONDS = 60.0  # one compare_models job (all measures, 10 RTD trials of 500 inputs): estimate
 KNN_SECONDS = 5.0  # one build_knn_graph job (10k x 10k cosine top-500 on a GPU): estimate
 PROBE_SECONDS_PER_EPOCH_PER_MIMG = 2.0  # a linear probe on 1M x 2048 features, per epoch: estimate
-# Forward-backward cost relative to ResNet-50 (GFLOPs at 224 px: 1.8, 4.1, 11.4, ~35, 4.3, 7.8, 15.5).
-ARCH_COST = {"resnet18": 0.44, "resnet50": 1.0, "wide_resnet50_2": 2.8, "wide_resnet50_4": 8.5,
-             "resnext50_32x4d": 1.05, "densenet161": 1.9, "vgg16_bn": 3.8, "vgg16": 3.8}
 # (train images, eval images, image side) per data set of the paper; CIFAR-10 at 32 px costs ~(32/224)^2.
 DATASETS = {"imagenet1k": (1_281_167, 50_000, 224), "imagenet100": (126_689, 5_000, 224),
             "cifar10": (50_000, 10_000, 32)}
@@ -171,11 +168,14 @@ def job_wildcards(text: str) -> list[tuple[str, dict]]:
     return jobs
 
 
-def _arch_cost(model: str) -> float:
-    for name in sorted(ARCH_COST, key=len, reverse=True):
-        if model.startswith(name):
-            return ARCH_COST[name]
-    return 1.0
+def _arch_cost(config: dict, dataset: str, model: str) -> tuple[float, bool]:
+    """Forward-backward cost of a configured model relative to ResNet-50 (the architecture catalogue's
+    ``relative_cost``) and whether it was known; 1.0 (ResNet-50's) where the config or catalogue lacks it."""
+    from robuniv.architectures import ARCHITECTURES
+
+    entry = ((config.get("datasets") or {}).get(dataset) or {}).get("models", {}).get(model) or {}
+    arch = ARCHITECTURES.get(entry.get("arch"))
+    return (arch.relative_cost, True) if arch is not None else (1.0, False)
 
 
 def _rate(stage: str, precision: str, measured: dict | None):
@@ -195,6 +195,9 @@ ORDER = ["train_model", "evaluate_model", "invert_images", "extract_activations"
          "build_knn_graph", "compare_models", "compare_subgroups", "train_probe"]
 
 
+GPU_STAGES = ("train_model", "invert_images", "extract_activations", "extract_train_features", "evaluate_model")
+
+
 def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: dict | None = None,
              config: dict | None = None, train_gpus: int | None = None) -> list[dict]:
     """GPU-hours per stage of the jobs of one dry run (ResNet-50 rates scaled per architecture)."""
@@ -208,10 +211,14 @@ def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: di
     stats = job_stats(text)
     per_stage: dict[str, list[float]] = {}
     sources: dict[str, str] = {}
+    fallbacks: set[str] = set()  # models whose architecture cost is not in the catalogue
     for rule, wc in job_wildcards(text):
         dataset = wc.get("dataset", "imagenet1k")
         n_train, n_eval, side = DATASETS.get(dataset, DATASETS["imagenet1k"])
-        cost = _arch_cost(wc.get("model", "resnet50")) * (side / 224) ** 2
+        arch_cost, known = _arch_cost(config, dataset, wc.get("model", ""))
+        if not known and "model" in wc:
+            fallbacks.add(wc["model"])
+        cost = arch_cost * (side / 224) ** 2
         n = int((config.get("datasets", {}).get(dataset, {}) or {}).get("n_inputs", n_inputs))
         if rule == "train_model":
             rate, src = _rate("train", precision, measured)
@@ -236,6 +243,8 @@ def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: di
             continue
         per_stage.setdefault(rule, []).append(seconds)
         sources[rule] = src
+    for rule in set(sources) & set(GPU_STAGES) if fallbacks else ():
+        sources[rule] += f"; ResNet-50 cost assumed for {', '.join(sorted(fallbacks))}"
     rows = []
     for rule, seconds in sorted(per_stage.items(), key=lambda kv: ORDER.index(kv[0])):
         total = sum(seconds)

@@ -28,6 +28,7 @@ from robuniv import jobs
 from robuniv.atomic import atomic_path
 from robuniv.checkpoints import (CheckpointError, DownloadError, atomic_save, download, load_robustness_checkpoint,
                                  save_robustness_checkpoint)
+from robuniv import settings as st
 from robuniv.data import DataError, load_split
 from robuniv.h5io import H5Error, read_activations, read_inputs, read_knn
 from robuniv.models import create_model
@@ -35,9 +36,9 @@ from robuniv.training import TrainSettings, run_fingerprint, seed_everything, tr
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = {"source": "sklearn_digits"}
-MODEL_A = {"arch": "resnet18", "width": 0.125, "seed": 0}
-MODEL_B = {"arch": "vgg16_bn", "width": 0.125, "seed": 0}
-DS = {"n_inputs": 40, "batch_size": 16}
+MODEL_A = st.ModelSettings(arch="resnet18", width=0.125, seed=0)
+MODEL_B = st.ModelSettings(arch="vgg16_bn", width=0.125, seed=0)
+DS = st.DatasetSettings(n_inputs=40, batch_size=16)
 
 
 # ---------------------------------------------------------------- fixtures made by robuniv's own writers
@@ -52,7 +53,7 @@ def fx(tmp_path_factory):
     f.root = root
     f.spec = jobs.model_spec(SOURCE, MODEL_A)
     for name, model in (("a", MODEL_A), ("b", MODEL_B)):
-        seed_everything(model["seed"])
+        seed_everything(model.seed)
         net = create_model(**jobs.model_spec(SOURCE, model))
         save_robustness_checkpoint(root / f"{name}.ckpt", net, epoch=1)
     f.ckpt_a, f.ckpt_b = root / "a.ckpt", root / "b.ckpt"
@@ -66,12 +67,12 @@ def fx(tmp_path_factory):
     f.knn = root / "knn_a.h5"
     jobs.build_knn_graph(f.act["a"], 5, f.knn, device="cpu")
     f.inverted = root / "inverted_a.h5"
-    jobs.invert_images(f.ckpt_a, f.inputs, SOURCE, MODEL_A, {"iterations": 2}, DS, dataset="digits",
+    jobs.invert_images(f.ckpt_a, f.inputs, SOURCE, MODEL_A, st.InversionSettings(iterations=2), DS, dataset="digits",
                        model_name="a", eps=0, out=f.inverted, device="cpu")
     f.probe = {}
     for name, eps in (("a", 0), ("b", 0)):
         f.probe[name] = root / f"probe_{name}.h5"
-        jobs.train_probes(f.act[name], f.act[name], {"n_probes": 2, "epochs": 1}, dataset="digits",
+        jobs.train_probes(f.act[name], f.act[name], st.ProbeSettings(n_probes=2, epochs=1), dataset="digits",
                           model_name=name, eps=eps, out=f.probe[name], device="cpu")
     return f
 
@@ -208,7 +209,7 @@ def _(tmp, fx, mp):
 # ---- checkpoints ---------------------------------------------------------------------------------
 @case("checkpoint of another width than configured", "checkpoint", CheckpointError)
 def _(tmp, fx, mp):
-    return (lambda: jobs.load_model(fx.ckpt_a, SOURCE, {**MODEL_A, "width": 0.25}),
+    return (lambda: jobs.load_model(fx.ckpt_a, SOURCE, st.replace(MODEL_A, width=0.25)),
             rf"checkpoint {esc(fx.ckpt_a)} .*does not fit resnet18 \(10 classes, width 0\.25.*has shape")
 
 
@@ -522,7 +523,7 @@ def _(tmp, fx, mp):
 
 @case("n_inputs larger than the input pool", "data", ValueError)
 def _(tmp, fx, mp):
-    return (lambda: jobs.prepare_inputs(SOURCE, {"n_inputs": 5000}, "digits", tmp / "inputs.h5"),
+    return (lambda: jobs.prepare_inputs(SOURCE, st.DatasetSettings(n_inputs=5000), "digits", tmp / "inputs.h5"),
             r"datasets\.digits: n_inputs = 5000 exceeds the 359 images .*input_pool: eval")
 
 
@@ -629,42 +630,37 @@ def _shifted_activations(fx, tmp):
 
 @case("mismatched input indices between two activation files", "hdf5", ValueError)
 def _(tmp, fx, mp):
-    from robuniv.tables import pair_similarity_table
-
     path = _shifted_activations(fx, tmp)
-    settings = {"jaccard_k": [5], "rtd_trials": 1, "rtd_batch": 10, "rtd_seed": 0, "rtd": False}
+    settings = st.SimilaritySettings(jaccard_k=(5,), rtd_trials=1, rtd_batch=10, rtd_seed=0, rtd=False)
 
     def thunk():
-        return pair_similarity_table(read_activations(fx.act["a"]), read_activations(path), read_knn(fx.knn),
-                                     read_knn(fx.knn), settings=settings, inputs="regular", dataset="digits", eps=0,
-                                     model_a="a", model_b="b", names=(str(fx.act["a"]), str(path)))
+        return jobs.compare_models(fx.act["a"], path, fx.knn, fx.knn, settings, inputs="regular", dataset="digits",
+                                   eps=0, model_a="a", model_b="b", out=tmp / "pair.csv", device="cpu")
     return thunk, rf"^{esc(path)}: its inputs differ from {esc(fx.act['a'])}'s"
 
 
 @case("subgroup comparison of mismatched inputs names the files", "hdf5", ValueError,
       before="unclear: 'act_b: its inputs differ from act_a's'")
 def _(tmp, fx, mp):
-    from robuniv.tables import pair_subgroup_table
-
     path = _shifted_activations(fx, tmp)
 
-    def thunk():  # as scripts/compare_subgroups.py calls it: no names given
-        return pair_subgroup_table(read_activations(fx.act["a"]), read_activations(path), dataset="digits", eps=0,
-                                   model_a="a", model_b="b", subgroups={"min_size": 4, "k": 3},
-                                   similarity={"rtd_trials": 1, "rtd_batch": 5, "rtd_seed": 0})
+    def thunk():  # as scripts/compare_subgroups.py calls it
+        return jobs.compare_subgroups(fx.act["a"], path, st.SubgroupSettings(min_size=4, k=3),
+                                      st.SimilaritySettings(rtd_trials=1, rtd_batch=5, rtd_seed=0), dataset="digits",
+                                      eps=0, model_a="a", model_b="b", out=tmp / "sub.csv")
     return thunk, rf"^{esc(path)}: its inputs differ from {esc(fx.act['a'])}'s"
 
 
 @case("activation file given as a probe file", "hdf5", H5Error, before="unclear: numpy AxisError in probe_table")
 def _(tmp, fx, mp):
-    from robuniv.tables import read_probes
+    from robuniv.h5io import read_probes
 
     return (lambda: read_probes([fx.probe["a"], fx.act["b"]])), rf"^{esc(fx.act['b'])}: not a probe file"
 
 
 @case("probe files of two ε in one data set", "hdf5", H5Error, before="silently wrong: first file's ε used")
 def _(tmp, fx, mp):
-    from robuniv.tables import read_probes
+    from robuniv.h5io import read_probes
 
     path = copied(fx.probe["b"], tmp / "probe_b.h5")
     with h5py.File(path, "r+") as fh:
@@ -674,7 +670,7 @@ def _(tmp, fx, mp):
 
 @case("probe files on different inputs", "hdf5", H5Error, before="unclear: numpy broadcast error")
 def _(tmp, fx, mp):
-    from robuniv.tables import read_probes
+    from robuniv.h5io import read_probes
 
     path = copied(fx.probe["b"], tmp / "probe_b.h5")
     with h5py.File(path, "r+") as fh:

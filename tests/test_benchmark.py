@@ -40,15 +40,22 @@ def test_job_stats_and_estimate():
     bench = load()
     assert bench.job_stats(DRY_RUN) == {"train_model": 2, "invert_images": 1, "extract_activations": 1,
                                         "compare_models": 1, "all": 1}
-    rows = {r["stage"]: r for r in bench.estimate(DRY_RUN, precision="fp32", gpus=32, train_gpus=1)}
+    # the cost of a model is its architecture's (catalogue), whatever the model is called
+    models = {"vgg16_bn": {"arch": "vgg16_bn"}, "resnext50_32x4d": {"arch": "resnext50_32x4d"},
+              "resnet50": {"arch": "resnet50"}}
+    config = {"datasets": {"imagenet1k": {"models": models}}}
+    rows = {r["stage"]: r for r in bench.estimate(DRY_RUN, precision="fp32", gpus=32, train_gpus=1, config=config)}
     # vgg16_bn (3.8 x ResNet-50) + resnext (1.05 x) for 90 epochs of 1,281,167 images at 706 img/s (PGD-3)
     expected = 1_281_167 * 90 * (3.8 + 1.05) / 706 / 3600
     assert abs(rows["train_model"]["gpu_hours"] - expected) < 1e-6 * expected
     assert rows["train_model"]["source"] == "reported H200 fp32"
     assert abs(rows["invert_images"]["gpu_hours"] - 10_000 * 1000 / 3433 / 3600) < 1e-9
     assert rows["train_model"]["wall_hours"] == 1_281_167 * 90 * 3.8 / 706 / 3600  # the longest job
-    bf16 = {r["stage"]: r for r in bench.estimate(DRY_RUN, precision="bf16", gpus=32)}
+    bf16 = {r["stage"]: r for r in bench.estimate(DRY_RUN, precision="bf16", gpus=32, config=config)}
     assert bf16["train_model"]["source"].startswith("estimate")
+    unknown = {r["stage"]: r for r in bench.estimate(DRY_RUN, precision="fp32", gpus=32)}  # no config: fallback
+    assert abs(unknown["train_model"]["gpu_hours"] - 1_281_167 * 90 * 2 / 706 / 3600) < 1e-6
+    assert "ResNet-50 cost assumed for resnet50, resnext50_32x4d, vgg16_bn" in unknown["train_model"]["source"]
 
 
 def test_cli_measures_tiny_model_on_cpu_and_prints_tables(tmp_path, capsys):

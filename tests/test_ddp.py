@@ -86,8 +86,10 @@ def test_train_job_launches_torchrun_with_two_processes(tmp_path, monkeypatch):
     monkeypatch.setenv("ROBUNIV_DEVICE", "cpu")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     source = {"source": "sklearn_digits"}
-    model = {"arch": "resnet18", "width": 0.125}
-    training = {"epochs": 1, "batch_size": 128, "lr_step": 1, "gpus": 2}
+    from robuniv import settings as st
+
+    model = st.ModelSettings(arch="resnet18", width=0.125)
+    training = st.TrainSettings(epochs=1, batch_size=128, lr_step=1, gpus=2)
     out, resume = tmp_path / "m.ckpt", tmp_path / "resume" / "m.ckpt"
     summary = jobs.train(source, model, training, dataset="digits", model_name="resnet18", out=out, resume=resume,
                          device="cpu")

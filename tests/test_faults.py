@@ -23,15 +23,16 @@ import torch
 
 import robuniv
 from robuniv import jobs
+from robuniv import settings as st
 from robuniv.checkpoints import read_checkpoint, save_robustness_checkpoint
 from robuniv.models import create_model
 from robuniv.training import seed_everything
 
 WORKFLOW = Path(robuniv.__file__).resolve().parents[1]  # the robuniv under test, also in the children
 SOURCE = {"source": "sklearn_digits"}
-MODEL_A = {"arch": "resnet18", "width": 0.125, "seed": 0}
-MODEL_B = {"arch": "vgg16_bn", "width": 0.125, "seed": 0}
-DS = {"n_inputs": 40, "batch_size": 8}
+MODEL_A = st.ModelSettings(arch="resnet18", width=0.125, seed=0)
+MODEL_B = st.ModelSettings(arch="vgg16_bn", width=0.125, seed=0)
+DS = st.DatasetSettings(n_inputs=40, batch_size=8)
 
 PRELUDE = """
 import json, sys, time
@@ -73,14 +74,17 @@ if args["marker"]:
             pause_here(args["marker"])
         return real(*a, **k)
     inversion.invert = invert
-jobs.invert_images(args["ckpt"], args["inputs"], {"source": "sklearn_digits"}, args["model"], {"iterations": 10},
-                   args["ds"], dataset="digits", model_name="a", eps=0, out=args["out"], device="cpu")
+from robuniv import settings as st
+
+jobs.invert_images(args["ckpt"], args["inputs"], {"source": "sklearn_digits"}, st.from_params(st.ModelSettings, args["model"]),
+                   st.InversionSettings(iterations=10), st.from_params(st.DatasetSettings, args["ds"]), dataset="digits",
+                   model_name="a", eps=0, out=args["out"], device="cpu")
 """
 
 COMPARE = """
 import pandas as pd
-from robuniv.h5io import read_activations, read_knn
-from robuniv.tables import pair_similarity_table, write_csv
+from robuniv import jobs
+from robuniv.settings import SimilaritySettings
 
 if args["marker"]:
     real = pd.DataFrame.to_csv
@@ -92,11 +96,9 @@ if args["marker"]:
             fh.flush()
             pause_here(args["marker"])
     pd.DataFrame.to_csv = to_csv
-settings = {"jaccard_k": [5, 10], "rtd_trials": 1, "rtd_batch": 20, "rtd_seed": 0, "rtd": False}
-frame = pair_similarity_table(read_activations(args["act_a"]), read_activations(args["act_b"]),
-                              read_knn(args["knn_a"]), read_knn(args["knn_b"]), settings=settings, inputs="regular",
-                              dataset="digits", eps=0, model_a="a", model_b="b", device="cpu", threads=1)
-write_csv(frame, args["out"])
+settings = SimilaritySettings(jaccard_k=(5, 10), rtd_trials=1, rtd_batch=20, rtd_seed=0, rtd=False)
+jobs.compare_models(args["act_a"], args["act_b"], args["knn_a"], args["knn_b"], settings, inputs="regular",
+                    dataset="digits", eps=0, model_a="a", model_b="b", out=args["out"], device="cpu", threads=1)
 """
 
 
@@ -173,7 +175,7 @@ def made(tmp_path_factory):
     files = {"inputs": root / "inputs.h5"}
     jobs.prepare_inputs(SOURCE, DS, "digits", files["inputs"])
     for name, model in (("a", MODEL_A), ("b", MODEL_B)):
-        seed_everything(model["seed"])
+        seed_everything(model.seed)
         ckpt = files[f"ckpt_{name}"] = root / f"{name}.ckpt"
         save_robustness_checkpoint(ckpt, create_model(**jobs.model_spec(SOURCE, model)), epoch=1)
         act = files[f"act_{name}"] = root / f"act_{name}.h5"
@@ -192,7 +194,7 @@ def h5_contents(path) -> dict:
 
 
 def test_inversion_killed_mid_write_leaves_nothing_and_reruns_identically(tmp_path, made):
-    args = {"ckpt": made["ckpt_a"], "inputs": made["inputs"], "model": MODEL_A, "ds": DS}
+    args = {"ckpt": made["ckpt_a"], "inputs": made["inputs"], "model": st.as_params(MODEL_A), "ds": st.as_params(DS)}
     ref = tmp_path / "ref" / "a.h5"
     run(INVERT, {**args, "out": str(ref), "marker": ""})
 

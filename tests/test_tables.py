@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 import scipy.stats
 
+from robuniv import jobs
+from robuniv import settings as st
 from robuniv import similarity as S
 from robuniv import tables as T
 from robuniv.analyses import paired_permutation_test
@@ -22,32 +24,46 @@ def activations(seed, n=60, d=6, c=4, index=None, **attrs):
             "attrs": attrs}
 
 
-SETTINGS = {"jaccard_k": [5, 10], "rtd_trials": 1, "rtd_batch": 20, "rtd_seed": 0, "rtd": True}
+SETTINGS = st.SimilaritySettings(jaccard_k=(5, 10), rtd_trials=1, rtd_batch=20, rtd_seed=0, rtd=True)
 
 
 # ---------------------------------------------------------------- similarity
 
 
-def test_pair_similarity_table_rows_and_values():
+def pair_files(tmp_path, a, b, k=10):
+    """Activation and kNN files of two models, as the workflow's jobs write them."""
+    paths = {}
+    for name, act in (("a", a), ("b", b)):
+        paths[f"act_{name}"] = tmp_path / f"{name}.h5"
+        write_activations(paths[f"act_{name}"], act)
+        paths[f"knn_{name}"] = tmp_path / f"{name}_knn.h5"
+        with h5py.File(paths[f"knn_{name}"], "w") as fh:
+            fh["knn"] = S.knn_graph(act["representations"], k)
+    return paths
+
+
+def test_compare_models_rows_and_values(tmp_path):
     a, b = activations(1), activations(2)
-    frame = T.pair_similarity_table(a, b, S.knn_graph(a["representations"], 10), S.knn_graph(b["representations"], 10),
-                                    settings=SETTINGS, inputs="inverted", dataset="d", eps=0.5, model_a="m1",
-                                    model_b="m2", threads=1)
+    files = pair_files(tmp_path, a, b)
+    frame = jobs.compare_models(**files, settings=SETTINGS, inputs="inverted", dataset="d", eps=0.5, model_a="m1",
+                                model_b="m2", out=tmp_path / "pair.csv", threads=1, device="cpu")
     assert list(frame.columns) == T.SIMILARITY_COLUMNS
     assert set(frame.source) == {"m1"} and set(frame.eps) == {0.5}
     expected = S.compare_pair(a["logits"], b["logits"], a["representations"], b["representations"], ks=(5, 10),
                               rtd_trials=1, rtd_batch=20, rtd_jobs=1)
     assert dict(zip(frame.measure, frame.value)) == pytest.approx(expected)
-    regular = T.pair_similarity_table(a, b, None, None, settings=dict(SETTINGS, rtd=False), inputs="regular",
-                                      dataset="d", eps=0, model_a="m1", model_b="m2")
+    assert pd.read_csv(tmp_path / "pair.csv", keep_default_na=False).equals(frame)
+    regular = jobs.compare_models(**files, settings=st.replace(SETTINGS, rtd=False), inputs="regular", dataset="d",
+                                  eps=0, model_a="m1", model_b="m2", out=tmp_path / "regular.csv", device="cpu")
     assert set(regular.source) == {""} and "rtd" not in set(regular.measure)
 
 
-def test_pair_similarity_table_rejects_different_inputs():
-    a, b = activations(1), activations(2, index=np.arange(1, 61))
-    with pytest.raises(ValueError, match="b.h5: its inputs differ from a.h5's"):
-        T.pair_similarity_table(a, b, None, None, settings=SETTINGS, inputs="regular", dataset="d", eps=0,
-                                model_a="m1", model_b="m2", names=("a.h5", "b.h5"))
+def test_compare_models_rejects_different_inputs(tmp_path):
+    files = pair_files(tmp_path, activations(1), activations(2, index=np.arange(1, 61)))
+    with pytest.raises(ValueError, match=r"b.h5: its inputs differ from .*a.h5's"):
+        jobs.compare_models(**files, settings=SETTINGS, inputs="regular", dataset="d", eps=0, model_a="m1",
+                            model_b="m2", out=tmp_path / "pair.csv", device="cpu")
+    assert not (tmp_path / "pair.csv").exists()
 
 
 def test_similarity_rows_reject_unknown_measures():
@@ -62,14 +78,14 @@ def test_similarity_table_sorts_annotates_and_handles_no_pairs(tmp_path):
         T.similarity_rows({"rtd": 0.2 + eps, "cka_debiased": 0.5, "jaccard@10": 0.3}, dataset="d", eps=eps,
                           inputs="regular", source="", model_a="a", model_b="b").to_csv(path, index=False)
         paths.append(path)
-    frame = T.similarity_table(paths)
-    assert list(frame.columns) == T.SIMILARITY_COLUMNS + T.MEASURE_COLUMNS
+    frame = T.similarity_table(T.read_csvs(paths, T.SIMILARITY_COLUMNS, keep_default_na=False))
+    assert list(frame.columns) == T.SIMILARITY_COLUMNS + ["direction", "variant", "published"]
     assert list(frame.measure) == ["cka_debiased"] * 2 + ["jaccard@10"] * 2 + ["rtd"] * 2
     assert list(frame.eps) == [0.0, 1.0] * 3 and set(frame.source) == {""}
     assert frame.set_index("measure").loc["rtd", "direction"].tolist() == ["lower", "lower"]
     assert frame.set_index("measure").loc["cka_debiased", "published"].all()
-    empty = T.similarity_table([])
-    assert empty.empty and list(empty.columns) == T.SIMILARITY_COLUMNS + T.MEASURE_COLUMNS
+    empty = T.similarity_table(T.read_csvs([], T.SIMILARITY_COLUMNS))
+    assert empty.empty and list(empty.columns) == T.SIMILARITY_COLUMNS + ["direction", "variant", "published"]
     assert list(T.spearman_table(empty).columns) == T.SPEARMAN_COLUMNS
 
 
@@ -136,7 +152,7 @@ def subgroup_frame(n_pairs=6, seed=0):
 def test_subgroup_test_table_has_the_size_matched_test():
     frame = subgroup_frame()
     frame.loc[(frame.model_a == "a0") & (frame.subgroup == "agree_matched"), "value"] = np.nan  # missing: dropped
-    table = T.subgroup_test_table(frame, {"d": {"n_resamples": 999, "seed": 4}})
+    table = T.subgroup_test_table(frame, {"d": st.SubgroupSettings(n_resamples=999, seed=4)})
     assert list(table.columns) == T.SUBGROUP_TEST_COLUMNS and len(table) == 1
     row = table.iloc[0]
     wide = frame.pivot_table(index="model_a", columns="subgroup", values="value", dropna=False)
@@ -155,20 +171,23 @@ def test_subgroup_tables_without_a_matched_column_or_without_pairs(tmp_path):
     old = old[old.subgroup != "agree_matched"].drop(columns=["std", "n_draws"])  # tables of earlier runs
     path = tmp_path / "pair.csv"
     old.to_csv(path, index=False)
-    subgroups, tests = T.subgroup_tables([path], {"d": {"n_resamples": 99, "seed": 0}})
+    subgroups = T.read_csvs([path], T.SUBGROUP_TABLE_COLUMNS)
+    tests = T.subgroup_test_table(subgroups, {"d": st.SubgroupSettings(n_resamples=99, seed=0)})
     assert list(subgroups.columns) == T.SUBGROUP_TABLE_COLUMNS
     assert tests.n_pairs.tolist() == [6] and tests.n_pairs_matched.tolist() == [0]
     assert np.isnan(tests.p_value_matched).all() and not np.isnan(tests.p_value).any()
-    subgroups, tests = T.subgroup_tables([], {})
+    subgroups = T.read_csvs([], T.SUBGROUP_TABLE_COLUMNS)
+    tests = T.subgroup_test_table(subgroups, {})
     assert subgroups.empty and list(subgroups.columns) == T.SUBGROUP_TABLE_COLUMNS
     assert tests.empty and list(tests.columns) == T.SUBGROUP_TEST_COLUMNS
 
 
-def test_pair_subgroup_table():
+def test_compare_subgroups(tmp_path):
     a, b = activations(3, n=120), activations(4, n=120)
-    frame = T.pair_subgroup_table(a, b, dataset="d", eps=3, model_a="m1", model_b="m2",
-                                  subgroups={"min_size": 10, "k": 5, "matched_draws": 2, "seed": 0},
-                                  similarity={"rtd_trials": 1, "rtd_batch": 20, "rtd_seed": 0})
+    files = pair_files(tmp_path, a, b)
+    frame = jobs.compare_subgroups(files["act_a"], files["act_b"], st.SubgroupSettings(min_size=10, k=5, matched_draws=2),
+                                   SETTINGS, dataset="d", eps=3, model_a="m1", model_b="m2", out=tmp_path / "sub.csv")
+    assert pd.read_csv(tmp_path / "sub.csv").shape == frame.shape
     assert list(frame.columns) == T.SUBGROUP_TABLE_COLUMNS
     assert set(frame.subgroup) == {"agree", "disagree", "agree_matched"} and set(frame.eps) == {3.0}
     n_agree = int((a["logits"].argmax(1) == b["logits"].argmax(1)).sum())
@@ -207,9 +226,9 @@ def test_analysis_tables_end_to_end(tmp_path):
     pd.concat(rows).to_csv(similarity_path, index=False)
     dataset_json = tmp_path / "dataset.json"
     dataset_json.write_text(json.dumps({"dataset": "d", "num_classes": 4}))
-    out = T.analysis_tables(similarity_path=similarity_path, subgroup_paths=[], probe_paths=probe_paths,
-                            eval_paths=eval_paths, regular_paths=regular_paths, dataset_paths=[dataset_json],
-                            subgroup_settings={"d": {"n_resamples": 99, "seed": 0}})
+    out = jobs.analysis_tables(similarity_path=similarity_path, subgroup_paths=[], probe_paths=probe_paths,
+                               eval_paths=eval_paths, regular_paths=regular_paths, dataset_paths=[dataset_json],
+                               subgroups={"d": st.SubgroupSettings(n_resamples=99)})
     probes, bounds = out["probes"], out["agreement_bounds"]
     assert list(probes.columns) == T.PROBE_COLUMNS and list(bounds.columns) == T.BOUNDS_COLUMNS
     assert len(probes[probes.kind == "probes ε=0"]) == 3 * 2 and len(probes[probes.kind == "pretrained ε=0"]) == 3
@@ -228,13 +247,15 @@ def test_analysis_tables_of_a_one_model_data_set(tmp_path):
     act = activations(0, dataset="d", model="m1", eps=0.0)
     write_activations(tmp_path / "m1.h5", act)
     (tmp_path / "m1.json").write_text(json.dumps({"dataset": "d", "model": "m1", "eps": 0.0, "clean_accuracy": 0.5}))
-    T.similarity_table([]).to_csv(tmp_path / "similarity.csv", index=False)
+    T.similarity_table(T.read_csvs([], T.SIMILARITY_COLUMNS)).to_csv(tmp_path / "similarity.csv", index=False)
     (tmp_path / "dataset.json").write_text(json.dumps({"dataset": "d", "num_classes": 4}))
-    out = T.analysis_tables(similarity_path=tmp_path / "similarity.csv", subgroup_paths=[], probe_paths=[],
-                            eval_paths=[tmp_path / "m1.json"], regular_paths=[tmp_path / "m1.h5"],
-                            dataset_paths=[tmp_path / "dataset.json"],
-                            subgroup_settings={"d": {"n_resamples": 99, "seed": 0}})
+    out = jobs.analysis_tables(similarity_path=tmp_path / "similarity.csv", subgroup_paths=[], probe_paths=[],
+                               eval_paths=[tmp_path / "m1.json"], regular_paths=[tmp_path / "m1.h5"],
+                               dataset_paths=[tmp_path / "dataset.json"], subgroups={"d": st.SubgroupSettings()},
+                               outputs={name: tmp_path / f"{name}.csv" for name in
+                                        ("subgroups", "subgroup_tests", "probes", "agreement_bounds")})
     columns = {"subgroups": T.SUBGROUP_TABLE_COLUMNS, "subgroup_tests": T.SUBGROUP_TEST_COLUMNS,
                "probes": T.PROBE_COLUMNS, "agreement_bounds": T.BOUNDS_COLUMNS}
     for name, frame in out.items():
         assert frame.empty and list(frame.columns) == columns[name], name
+        assert list(pd.read_csv(tmp_path / f"{name}.csv").columns) == columns[name]
