@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from robuniv import catalog, measures as M, plots
+from robuniv.settings import FigureSettings, SettingsError, replace
 
 PAIRS = [("a", "b"), ("a", "c"), ("b", "c")]
 EPS = [0.0, 0.5, 1.0]
@@ -62,7 +63,8 @@ def tables():
             "agreement_bounds": bounds}
 
 
-SETTINGS = {"formats": ["png"], "dpi": 150, "n_examples": 3, "style": "whitegrid", "variants": "published"}
+SETTINGS = FigureSettings(formats=("png",), dpi=150, n_examples=3, style="whitegrid", variants="published")
+SETTINGS_PARAMS = {"formats": ["png"], "dpi": 150, "n_examples": 3, "style": "whitegrid", "variants": "published"}
 
 
 def titles(fig):
@@ -78,12 +80,15 @@ def test_every_catalog_figure_has_a_maker():
 
 
 def test_published_variants_by_default_and_equations_on_request():
-    assert plots.representation_measures({}) == [M.CKA_DEBIASED, M.PROCRUSTES_NUCLEAR_NORM, M.RTD, "jaccard@10"]
-    assert plots.representation_measures({"variants": "equations"})[:2] == [M.CKA, M.PROCRUSTES_SIM]
-    assert all(M.measure(n).published for n in plots.representation_measures({"variants": "published"}))
-    assert plots.representation_measures({}, ["jaccard@5", "jaccard@20", "cka"])[-1] == "jaccard@5"
+    default = FigureSettings()
+    assert plots.representation_measures(default) == [M.CKA_DEBIASED, M.PROCRUSTES_NUCLEAR_NORM, M.RTD, "jaccard@10"]
+    assert plots.representation_measures(FigureSettings(variants="equations"))[:2] == [M.CKA, M.PROCRUSTES_SIM]
+    assert all(M.measure(n).published for n in plots.representation_measures(FigureSettings(variants="published")))
+    assert plots.representation_measures(default, ["jaccard@5", "jaccard@20", "cka"])[-1] == "jaccard@5"
     with pytest.raises(ValueError, match="variants"):
-        plots.representation_measures({"variants": "paper"})
+        plots.representation_measures(FigureSettings(variants="paper"))
+    with pytest.raises(ValueError, match="figures.variants must be one of"):  # also through a figure, from params
+        plots.subgroup_figure(subgroup_table(), {"variants": "paper"})
 
 
 def test_labels_come_from_the_registry():
@@ -98,7 +103,7 @@ def test_labels_come_from_the_registry():
 @pytest.mark.parametrize("variants,expected", [("published", [M.CKA_DEBIASED, M.PROCRUSTES_NUCLEAR_NORM]),
                                                ("equations", [M.CKA, M.PROCRUSTES_SIM])])
 def test_fig4_grid_titles_spearman_and_width(tables, tmp_path, variants, expected):
-    settings = {**SETTINGS, "variants": variants}
+    settings = replace(SETTINGS, variants=variants)
     fig = plots.FIGURE_MAKERS["fig4_representations"](tables, settings)
     axes = [ax for ax in fig.axes if ax.get_title()]
     assert len(axes) == 8
@@ -150,7 +155,7 @@ def test_fig5_three_subgroups_with_sizes(tables):
     assert any(t.startswith("disagree\n(mean 20 inputs)") for t in texts)
     assert any("size-matched" in t for t in texts)
     assert plots.measure_panel_title(M.CKA_DEBIASED) in titles(fig)
-    fig = plots.FIGURE_MAKERS["fig5_subgroups"](tables, {**SETTINGS, "variants": "equations"})
+    fig = plots.FIGURE_MAKERS["fig5_subgroups"](tables, replace(SETTINGS, variants="equations"))
     assert plots.measure_panel_title(M.PROCRUSTES_SIM) in titles(fig)
 
 
@@ -164,8 +169,8 @@ def test_fig8_regular_first_every_k_marked_shared_y(tables):
 
 
 def test_make_figures_writes_every_format(tables, tmp_path):
-    settings = {**SETTINGS, "formats": ["png", "pdf"], "dpi": 60}
-    outputs = {f"{n}_{fmt}": tmp_path / f"{n}.{fmt}" for n in catalog.FIGURES for fmt in settings["formats"]}
+    settings = replace(SETTINGS, formats=("png", "pdf"), dpi=60)
+    outputs = {f"{n}_{fmt}": tmp_path / f"{n}.{fmt}" for n in catalog.FIGURES for fmt in settings.formats}
     plots.make_figures(list(catalog.FIGURES), tables, outputs, settings)
     assert all(p.stat().st_size > 1000 for p in outputs.values())
 
@@ -211,8 +216,59 @@ def test_inversion_figures(tmp_path, monkeypatch):
     rows, fig = shown[-1]
     assert rows == ["ε = 0\n(standard)", "ε = 0.25\n(robust)", "ε = 1\n(robust)"]
     labels = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
-    assert len(labels) == 3 * SETTINGS["n_examples"] and all("relative feature loss" in t for t in labels)
+    assert len(labels) == 3 * SETTINGS.n_examples and all("relative feature loss" in t for t in labels)
     assert "resnet18" in fig._suptitle.get_text() and Image.open(out["png"]).size[0] > 100
     plots.inversion_figure(tmp_path / "inputs.h5", {"m1": tmp_path / "inv0.h5", "m2": tmp_path / "inv1.h5"}, source,
                            title="digits, ε = 0", outputs={"png": tmp_path / "grid.png"}, settings=SETTINGS)
     assert shown[-1][0] == ["m1", "m2"] and (tmp_path / "grid.png").exists()
+
+
+def test_settings_are_an_object_the_defaults_or_the_params_mapping():
+    assert plots._settings(SETTINGS) is SETTINGS
+    assert plots._settings(None) == FigureSettings()
+    assert plots._settings({}) == FigureSettings()
+    assert plots._settings(SETTINGS_PARAMS) == SETTINGS  # lists become tuples, as in config.figure_settings
+    with pytest.raises(SettingsError, match="figures.colour: unknown setting"):
+        plots._settings({"colour": "red"})
+    with pytest.raises(TypeError, match="FigureSettings"):
+        plots._settings(["png"])
+
+
+def test_params_mapping_draws_the_same_files_as_its_settings(tables, tmp_path):
+    params = {**SETTINGS_PARAMS, "dpi": 40, "variants": "equations"}
+    settings = replace(SETTINGS, dpi=40, variants="equations")
+    written = {}
+    for tag, value in (("params", params), ("object", settings)):
+        outputs = {f"{n}_png": tmp_path / f"{tag}_{n}.png" for n in catalog.FIGURES}
+        plots.make_figures(list(catalog.FIGURES), tables, outputs, value)
+        written[tag] = {n: (tmp_path / f"{tag}_{n}.png").read_bytes() for n in catalog.FIGURES}
+    assert written["params"] == written["object"]
+    assert Image.open(tmp_path / "object_fig7_agreement_bounds.png").size[0] < 0.96 * plots.FIGURE_WIDTH_PX / 150 * 40
+
+
+def test_none_means_the_default_settings(tables, tmp_path, monkeypatch):
+    defaults = FigureSettings()
+    outputs = {f"fig7_agreement_bounds_{fmt}": tmp_path / f"fig7.{fmt}" for fmt in defaults.formats}
+    plots.make_figures(["fig7_agreement_bounds"], tables, outputs, None)
+    assert all(p.stat().st_size > 1000 for p in outputs.values())
+    shown, original = [], plots.inversion_grid
+
+    def spy(*args, **kwargs):
+        shown.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "inversion_grid", spy)
+    write_inputs(tmp_path / "inputs.h5", n=defaults.n_examples + 2)
+    write_inverted(tmp_path / "inv.h5", n=defaults.n_examples + 2)
+    plots.inversion_figure(tmp_path / "inputs.h5", {"m": tmp_path / "inv.h5"}, {"source": "sklearn_digits"},
+                           title="t", outputs={"png": tmp_path / "grid.png"}, settings=None)
+    seeds, targets, inverted = shown[-1]
+    assert len(seeds) == len(targets) == defaults.n_examples and len(inverted["m"][0]) == defaults.n_examples
+
+
+def test_fig5_boxes_and_legend_follow_the_catalog(tables):
+    fig = plots.subgroup_figure(tables["subgroups"], SETTINGS)
+    labels = [t.get_text().split("\n(mean")[0] for t in fig.legends[0].get_texts()]
+    assert labels == list(catalog.SUBGROUPS.values())
+    faces = [h.get_facecolor() for h in fig.legends[0].legend_handles]
+    assert len(set(faces)) == len(catalog.SUBGROUPS)

@@ -2,12 +2,17 @@
 
 Which measures a figure shows is chosen here; everything said about a measure (its label, which side is
 more similar, which variant it is) comes from :data:`robuniv.measures.MEASURES`. By default the figures
-plot the variants the paper's figures used (``settings["variants"] == "published"``: debiased CKA and the
+plot the variants the paper's figures used (``settings.variants == "published"``: debiased CKA and the
 Procrustes nuclear norm); ``"equations"`` plots the paper's equations 4 and 5 instead.
+
+Every function that takes ``settings`` takes a :class:`robuniv.settings.FigureSettings`; the entry points
+(the figure functions, :func:`make_figures` and the inversion figures) also take None (the defaults) or,
+for callers still passing the rule's params, a plain mapping.
 """
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -19,54 +24,59 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from . import measures as M  # noqa: E402
-from .settings import FigureSettings  # noqa: E402
+from . import catalog, measures as M  # noqa: E402
+from .settings import FigureSettings, build  # noqa: E402
 
 # Which measures each figure shows (names only; labels and directions come from the registry).
 PREDICTION_MEASURES = (M.AGREEMENT, M.JSD_SIM)
-VARIANTS = {  # settings["variants"] -> (CKA, ProcrustesSim) measure names
+VARIANTS = {  # settings.variants -> (CKA, ProcrustesSim) measure names
     "published": (M.CKA_DEBIASED, M.PROCRUSTES_NUCLEAR_NORM),
     "equations": (M.CKA, M.PROCRUSTES_SIM),
 }
 JACCARD_K = 10  # the k of the main figures
 INPUTS = ("regular", "inverted")
-SUBGROUPS = ("agree", "disagree", "agree_matched")
-SUBGROUP_NAMES = {"agree": "agree", "disagree": "disagree", "agree_matched": "agree, size-matched to disagree"}
 FIGURE_WIDTH_PX = 1600  # widest figure, so that it reads at 100 % in the HTML report
 SMALL_N = 30  # boxes of at most this many values show their n
 
 
-def _get(settings: dict, key: str):
-    return settings.get(key, getattr(FigureSettings, key)) if settings else getattr(FigureSettings, key)
+def _settings(value: FigureSettings | Mapping | None) -> FigureSettings:
+    """``value`` itself, the defaults for None, or the settings a mapping (the rule's params) spells out."""
+    if isinstance(value, FigureSettings):
+        return value
+    if value is None:
+        return FigureSettings()
+    if isinstance(value, Mapping):
+        return build(FigureSettings, value, where="figures")
+    raise TypeError(f"settings must be FigureSettings, a mapping or None, got {type(value).__name__}")
 
 
-def set_style(settings: dict) -> None:
-    sns.set_theme(style=_get(settings, "style"), context="paper")
+def set_style(settings: FigureSettings) -> None:
+    sns.set_theme(style=settings.style, context="paper")
     plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9,
                          "ytick.labelsize": 9, "legend.fontsize": 9, "legend.title_fontsize": 9,
                          "figure.titlesize": 12})
 
 
-def save(fig, paths: dict, settings: dict) -> None:
+def save(fig, paths: dict, settings: FigureSettings) -> None:
     """Write ``fig`` to each path of ``{format: path}`` and close it."""
     for fmt, path in paths.items():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format=fmt, dpi=_get(settings, "dpi"), bbox_inches="tight")
+        fig.savefig(path, format=fmt, dpi=settings.dpi, bbox_inches="tight")
     plt.close(fig)
 
 
-def _width(inches: float, settings: dict) -> float:
+def _width(inches: float, settings: FigureSettings) -> float:
     """``inches``, capped so that the figure is at most FIGURE_WIDTH_PX wide at the configured dpi."""
-    return min(inches, 0.96 * FIGURE_WIDTH_PX / _get(settings, "dpi"))  # margin for bbox_inches="tight"
+    return min(inches, 0.96 * FIGURE_WIDTH_PX / settings.dpi)  # margin for bbox_inches="tight"
 
 
 # ---------------------------------------------------------------------------------------------- measures
 
 
-def representation_measures(settings: dict, available=()) -> list[str]:
-    """The measures of figures 4 and 5: CKA, ProcrustesSim (variant per ``settings["variants"]``), RTD and
+def representation_measures(settings: FigureSettings, available=()) -> list[str]:
+    """The measures of figures 4 and 5: CKA, ProcrustesSim (variant per ``settings.variants``), RTD and
     Jaccard@10 (or the smallest k present in ``available`` when there is no k = 10)."""
-    variants = _get(settings, "variants")
+    variants = settings.variants
     if variants not in VARIANTS:
         raise ValueError(f"figures.variants must be one of {', '.join(VARIANTS)}, got {variants!r}")
     jaccard = M.jaccard_name(JACCARD_K)
@@ -255,7 +265,8 @@ def _outside_legend(fig, handles, title: str, *, ncol: int = 1):
 # ---------------------------------------------------------------------------------------------- similarity
 
 
-def _similarity_panels(frame: pd.DataFrame, spearman, grid, *, settings: dict, suptitle: str, share: str):
+def _similarity_panels(frame: pd.DataFrame, spearman, grid, *, settings: FigureSettings, suptitle: str,
+                       share: str):
     """Box plots per data set (x) and ε (colour), one panel per (inputs, measure) cell of ``grid`` (rows of
     cells). ``share``: "kind" shares y across every panel of a measure kind, "measure" per measure."""
     frame = _oriented(frame)
@@ -302,9 +313,9 @@ def _similarity_panels(frame: pd.DataFrame, spearman, grid, *, settings: dict, s
 
 
 def prediction_figure(frame: pd.DataFrame, inputs: str, spearman: pd.DataFrame | None = None,
-                      settings: dict | None = None):
+                      settings: FigureSettings | None = None):
     """Figures 1 (regular) and 3 (inverted): agreement and JSDSim vs ε, Spearman's ρ with ε per data set."""
-    settings = settings or {}
+    settings = _settings(settings)
     data = frame[frame["measure"].isin(PREDICTION_MEASURES)]
     fig = _similarity_panels(data, spearman, [[(inputs, m) for m in PREDICTION_MEASURES]], settings=settings,
                              suptitle=f"Prediction similarity vs ε on {inputs} images", share="kind")
@@ -315,9 +326,9 @@ def prediction_figure(frame: pd.DataFrame, inputs: str, spearman: pd.DataFrame |
 
 
 def representation_figure(frame: pd.DataFrame, spearman: pd.DataFrame | None = None,
-                          settings: dict | None = None):
+                          settings: FigureSettings | None = None):
     """Figure 4: CKA, ProcrustesSim, −RTD and Jaccard@10 vs ε; top row regular, bottom row inverted images."""
-    settings = settings or {}
+    settings = _settings(settings)
     names = representation_measures(settings, frame["measure"].unique())
     grid = [[(inputs, m) for m in names] for inputs in INPUTS]
     fig = _similarity_panels(frame[frame["measure"].isin(names)], spearman, grid, settings=settings,
@@ -329,10 +340,10 @@ def representation_figure(frame: pd.DataFrame, spearman: pd.DataFrame | None = N
     return fig
 
 
-def jaccard_k_figure(frame: pd.DataFrame, settings: dict | None = None):
+def jaccard_k_figure(frame: pd.DataFrame, settings: FigureSettings | None = None):
     """Figure 8: Jaccard@k vs k per data set, regular then inverted images, one line per ε (mean ± sd over
     pairs); every k on the log axis is marked."""
-    settings = settings or {}
+    settings = _settings(settings)
     data = frame[frame["measure"].map(lambda n: M.jaccard_k(n) is not None).astype(bool)].copy()
     data["k"] = data["measure"].map(M.jaccard_k)
     data["value"] = pd.to_numeric(data["value"], errors="coerce")
@@ -381,17 +392,17 @@ def jaccard_k_figure(frame: pd.DataFrame, settings: dict | None = None):
 # ---------------------------------------------------------------------------------------------- analyses
 
 
-def subgroup_figure(frame: pd.DataFrame, settings: dict | None = None):
+def subgroup_figure(frame: pd.DataFrame, settings: FigureSettings | None = None):
     """Figure 5: each measure on the inputs where a pair agrees, disagrees, and on agreeing inputs subsampled
     to the disagreeing subset's size (control), per data set and ε."""
-    settings = settings or {}
+    settings = _settings(settings)
     full = frame.copy()
     data = _oriented(frame)
     data = data.dropna(subset=["value"]).assign(ε=data["eps"].map(lambda e: f"{e:g}"))
     names = representation_measures(settings, frame["measure"].unique())
-    present = list(SUBGROUPS)  # the same three boxes and legend in every panel, also where one has no values
+    present = list(catalog.SUBGROUPS)  # the same three boxes and legend in every panel, also where one has no values
     datasets = sorted(data["dataset"].unique()) or [""]
-    colors = sns.color_palette("Set2", len(SUBGROUPS))
+    colors = sns.color_palette("Set2", len(present))
     width = _width(2.7 * len(names) + 2.2, settings)
     fig, axes = plt.subplots(len(datasets), len(names), figsize=(width, 3.0 * len(datasets) + 0.5), squeeze=False,
                              layout="constrained")
@@ -413,7 +424,7 @@ def subgroup_figure(frame: pd.DataFrame, settings: dict | None = None):
     sizes = full.drop_duplicates(["dataset", "eps", "model_a", "model_b", "subgroup"]).groupby("subgroup")[
         "n_inputs"].mean() if "n_inputs" in full else pd.Series(dtype=float)
     handles = [Patch(facecolor=colors[j], alpha=0.75, edgecolor="0.2",
-                     label=SUBGROUP_NAMES[s] + (f"\n(mean {sizes[s]:.0f} inputs)" if s in sizes else ""))
+                     label=catalog.SUBGROUPS[s] + (f"\n(mean {sizes[s]:.0f} inputs)" if s in sizes else ""))
                for j, s in enumerate(present)]
     note = n_note(ns)
     _outside_legend(fig, handles, "inputs of a pair" + (f"\n\n{note}" if note else ""))
@@ -422,10 +433,10 @@ def subgroup_figure(frame: pd.DataFrame, settings: dict | None = None):
     return fig
 
 
-def probe_figure(frame: pd.DataFrame, settings: dict | None = None):
+def probe_figure(frame: pd.DataFrame, settings: FigureSettings | None = None):
     """Figure 6: agreement of the original classifiers (ε = 0 and the probes' ε) and of retrained linear probes
     on the robust features, per data set."""
-    settings = settings or {}
+    settings = _settings(settings)
     frame = frame.copy()
     frame["agreement"] = pd.to_numeric(frame["agreement"], errors="coerce")
     order = sorted(frame["kind"].unique(), key=lambda k: (not k.startswith("pretrained"), k))
@@ -447,9 +458,9 @@ def probe_figure(frame: pd.DataFrame, settings: dict | None = None):
     return fig
 
 
-def bounds_figure(frame: pd.DataFrame, settings: dict | None = None):
+def bounds_figure(frame: pd.DataFrame, settings: FigureSettings | None = None):
     """Figure 7: observed agreement per ε with the mean Fort et al. bounds and the error-rate limits."""
-    settings = settings or {}
+    settings = _settings(settings)
     datasets = sorted(frame["dataset"].unique()) or [""]
     fig, axes = plt.subplots(1, len(datasets), figsize=(_width(4.4 * len(datasets) + 2.6, settings), 3.6),
                              squeeze=False, sharey=True, layout="constrained")
@@ -499,12 +510,13 @@ FIGURE_MAKERS = {
 }
 
 
-def make_figures(names, tables: dict, outputs, settings: dict) -> None:
+def make_figures(names, tables: dict, outputs, settings: FigureSettings | None) -> None:
     """Draw each named figure from ``tables`` and write it to ``outputs[f"{name}_{fmt}"]``."""
+    settings = _settings(settings)
     set_style(settings)
     for name in names:
         fig = FIGURE_MAKERS[name](tables, settings)
-        save(fig, {fmt: outputs[f"{name}_{fmt}"] for fmt in _get(settings, "formats")}, settings)
+        save(fig, {fmt: outputs[f"{name}_{fmt}"] for fmt in settings.formats}, settings)
 
 
 # ---------------------------------------------------------------------------------------------- inversions
@@ -566,25 +578,27 @@ def _read_inverted(path, k: int):
 
 
 def inversion_figure(inputs_path, inverted_paths: dict, source: dict, *, title: str, outputs: dict,
-                     settings: dict) -> None:
+                     settings: FigureSettings | None) -> None:
     """The seed / target / inverted-image grid of one data set and ε (one row per model), from the
     workflow's files."""
+    settings = _settings(settings)
     set_style(settings)
-    seeds, targets, k = _seeds_and_targets(inputs_path, source, _get(settings, "n_examples"))
+    seeds, targets, k = _seeds_and_targets(inputs_path, source, settings.n_examples)
     inverted = {model: _read_inverted(path, k) for model, path in inverted_paths.items()}
     save(inversion_grid(seeds, targets, inverted, title=title), outputs, settings)
 
 
 def inversion_eps_figure(inputs_path, inverted_paths_by_eps: dict, source: dict, *, model: str, dataset: str,
-                         outputs: dict, settings: dict) -> None:
+                         outputs: dict, settings: FigureSettings | None) -> None:
     """Paper figure 2 for one data set and one model: the same seeds and targets (top rows), then the model's
     inverted image of each target at every ε, one row per ε (ε = 0, the standard model, first).
 
     ``inverted_paths_by_eps``: {ε as written in the paths ("0", "0.25", …): inverted-images HDF5 file of
     ``model`` at that ε}; ``outputs``: {format: path}.
     """
+    settings = _settings(settings)
     set_style(settings)
-    seeds, targets, k = _seeds_and_targets(inputs_path, source, _get(settings, "n_examples"))
+    seeds, targets, k = _seeds_and_targets(inputs_path, source, settings.n_examples)
     inverted = {}
     for eps in sorted(inverted_paths_by_eps, key=float):
         label = f"ε = {float(eps):g}\n" + ("(standard)" if float(eps) == 0 else "(robust)")
