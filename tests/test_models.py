@@ -37,7 +37,7 @@ def n_params(module):
 
 
 def test_catalogue_has_every_architecture_once_with_both_variants_whose_builders_resolve():
-    from robuniv.sources import resolve
+    from robuniv.catalog import resolve
 
     assert set(ARCHITECTURES) == set(TORCHVISION)
     for name, entry in ARCHITECTURES.items():

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
+from .catalog import Registry
+
 __all__ = ["Variant", "Architecture", "ARCHITECTURES", "VARIANTS", "register_architecture", "get_architecture",
            "representation_layer"]
 
@@ -53,22 +55,9 @@ class Architecture:
         return getattr(self, name)
 
 
-ARCHITECTURES: dict[str, Architecture] = {}
-
-
-def register_architecture(arch: Architecture) -> Architecture:
-    """Add an architecture (each name once)."""
-    if arch.name in ARCHITECTURES:
-        raise ValueError(f"architecture {arch.name!r} is already registered")
-    ARCHITECTURES[arch.name] = arch
-    return arch
-
-
-def get_architecture(name: str) -> Architecture:
-    try:
-        return ARCHITECTURES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(sorted(ARCHITECTURES))}") from None
+ARCHITECTURES: Registry = Registry("architecture", sort_known=True)
+register_architecture = ARCHITECTURES.register  # add an architecture (each name once)
+get_architecture = ARCHITECTURES.lookup  # the entry of a name; ValueError listing the known names otherwise
 
 
 def representation_layer(arch: str, variant: Optional[str] = None) -> str:

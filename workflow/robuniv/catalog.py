@@ -5,7 +5,35 @@ names (``robuniv.plots.FIGURE_MAKERS``), and the report sorts them into these ca
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+
+
+def resolve(reference: str):
+    """The object a ``"module:attribute"`` reference of a catalogue entry names (imported now, not before)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class Registry(dict):
+    """Catalogue entries by their ``name``: each name once; looking up an unknown name lists the known ones."""
+
+    def __init__(self, what: str, *, sort_known: bool = False):
+        super().__init__()
+        self.what, self.sort_known = what, sort_known
+
+    def register(self, entry):
+        if entry.name in self:
+            raise ValueError(f"{self.what} {entry.name!r} is already registered")
+        self[entry.name] = entry
+        return entry
+
+    def lookup(self, name):
+        try:
+            return self[name]
+        except (KeyError, TypeError):
+            known = sorted(self) if self.sort_known else list(self)
+            raise ValueError(f"unknown {self.what} {name!r}; known: {', '.join(known)}") from None
 
 
 @dataclass(frozen=True)

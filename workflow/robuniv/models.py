@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .architectures import ARCHITECTURES, VARIANTS, get_architecture, representation_layer  # noqa: F401
-from .sources import resolve
+from .catalog import resolve
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -11,18 +11,13 @@ Adding a data source is one entry here plus its two functions (``info(settings) 
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from .catalog import Registry, resolve
+
 __all__ = ["Source", "SOURCES", "register_source", "get_source", "option_keys", "resolve"]
-
-
-def resolve(reference: str) -> Callable:
-    """The object a ``"module:attribute"`` reference names (imported now)."""
-    module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -54,23 +49,9 @@ class Source:
         return resolve(self.load)
 
 
-SOURCES: dict[str, Source] = {}
-
-
-def register_source(source: Source) -> Source:
-    """Add a data source (each name once)."""
-    if source.name in SOURCES:
-        raise ValueError(f"data source {source.name!r} is already registered")
-    SOURCES[source.name] = source
-    return source
-
-
-def get_source(name: str) -> Source:
-    """The source ``name``; ValueError listing the known names otherwise."""
-    try:
-        return SOURCES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown data source {name!r}; known: {', '.join(SOURCES)}") from None
+SOURCES: Registry = Registry("data source")
+register_source = SOURCES.register  # add a data source (each name once)
+get_source = SOURCES.lookup  # the source of a name; ValueError listing the known names otherwise
 
 
 def option_keys() -> tuple[str, ...]:
