@@ -141,7 +141,8 @@ add_config_case("model name with leading '_'", lambda c: _models(c).update(_resn
 add_config_case("model name holding '__'", lambda c: _models(c).update(res__net=st.as_params(MODEL_A)),
                 r"datasets\.digits\.models: name 'res__net' must be letters", schema=False,
                 before="silently wrong")
-add_config_case("model name with trailing '_' (check_config)", lambda c: _models(c).update(resnet_=st.as_params(MODEL_A)),
+add_config_case("model name with trailing '_' (check_config)",
+                lambda c: _models(c).update(resnet_=st.as_params(MODEL_A)),
                 r"datasets\.digits\.models: name 'resnet_'", schema=False, before="silently wrong")
 add_config_case("data set named '..'", lambda c: c["datasets"].update({"..": c["datasets"]["digits"]}),
                 r"^my\.yaml: datasets: '\.\.' does not match", schema=True, before="silently wrong: results/../")

@@ -144,10 +144,7 @@ SUBGROUPS = tuple(catalog.SUBGROUPS)
 SUBGROUP_COLUMNS = ["subgroup", "measure", "value", "std", "n_inputs", "n_draws"]
 
 
-def subgroup_measure_names(k: int) -> list[str]:
-    """The measures of analysis 4: both CKA variants, ProcrustesSim (paper) and its nuclear norm (plotted),
-    Jaccard@k and RTD."""
-    return [M.CKA, M.CKA_DEBIASED, M.PROCRUSTES_SIM, M.PROCRUSTES_NUCLEAR_NORM, M.jaccard_name(k), M.RTD]
+subgroup_measure_names = M.subgroup_measure_names  # the measures of analysis 4 (registry flags)
 
 
 def subgroup_measures(reps_a, reps_b, mask: np.ndarray, *, minimum: int, k: int = SubgroupSettings.k,

@@ -28,12 +28,7 @@ from . import catalog, measures as M  # noqa: E402
 from .settings import FigureSettings, build  # noqa: E402
 
 # Which measures each figure shows (names only; labels and directions come from the registry).
-PREDICTION_MEASURES = (M.AGREEMENT, M.JSD_SIM)
-VARIANTS = {  # settings.variants -> (CKA, ProcrustesSim) measure names
-    "published": (M.CKA_DEBIASED, M.PROCRUSTES_NUCLEAR_NORM),
-    "equations": (M.CKA, M.PROCRUSTES_SIM),
-}
-JACCARD_K = 10  # the k of the main figures
+PREDICTION_MEASURES = tuple(M.prediction_measures())
 INPUTS = ("regular", "inverted")
 FIGURE_WIDTH_PX = 1600  # widest figure, so that it reads at 100 % in the HTML report
 SMALL_N = 30  # boxes of at most this many values show their n
@@ -74,17 +69,9 @@ def _width(inches: float, settings: FigureSettings) -> float:
 
 
 def representation_measures(settings: FigureSettings, available=()) -> list[str]:
-    """The measures of figures 4 and 5: CKA, ProcrustesSim (variant per ``settings.variants``), RTD and
-    Jaccard@10 (or the smallest k present in ``available`` when there is no k = 10)."""
-    variants = settings.variants
-    if variants not in VARIANTS:
-        raise ValueError(f"figures.variants must be one of {', '.join(VARIANTS)}, got {variants!r}")
-    jaccard = M.jaccard_name(JACCARD_K)
-    ks = sorted(k for k in (M.jaccard_k(n) for n in available) if k is not None)
-    if available and jaccard not in set(available) and ks:
-        jaccard = M.jaccard_name(ks[0])
-    cka, procrustes = VARIANTS[variants]
-    return [cka, procrustes, M.RTD, jaccard]
+    """The measures of figures 4 and 5 from the registry (:func:`robuniv.measures.representation_figure_measures`):
+    CKA and ProcrustesSim in ``settings.variants``, RTD and Jaccard@10 (or the smallest k in ``available``)."""
+    return M.representation_figure_measures(settings.variants, available)
 
 
 def measure_title(name: str) -> str:
