@@ -24,8 +24,8 @@ from . import measures as M
 LN2 = math.log(2.0)
 
 __all__ = ["agreement", "jsd_sim", "cka", "procrustes_sim", "procrustes_distance", "procrustes_nuclear_norm",
-           "jaccard", "knn_graph", "jaccard_from_graphs", "jaccard_curve", "rtd", "rtd_cross_barcode", "compare_representations",
-           "compare_pair"]
+           "jaccard", "knn_graph", "jaccard_from_graphs", "jaccard_curve", "rtd", "rtd_cross_barcode", "PairSteps",
+           "FAMILIES", "family", "compute", "compare_representations", "compare_pair"]
 
 
 # ---------------------------------------------------------------- input checks
@@ -403,44 +403,150 @@ def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_job
     return float(per_trial.mean())
 
 
+# ---------------------------------------------------------------- families: one computation, several measures
+class PairSteps:
+    """The work that the measures of one pair share, each step computed on first use: the checked inputs,
+    the column-centred matrices (in a common dtype), their cross product RᵀR', squared norms and row norms.
+    ``names`` name the inputs in errors."""
+
+    def __init__(self, a, b, names=("reps_a", "reps_b")):
+        self.names = names
+        self.a, self.b = _pair(a, b, names)
+        self.n = self.a.shape[0]
+        self._cache: dict = {}
+
+    def _once(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    @property
+    def centred(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._once("centred", lambda: _common_dtype(_center(self.a, self.names[0]),
+                                                      _center(self.b, self.names[1])))
+
+    @property
+    def cross(self) -> torch.Tensor:
+        return self._once("cross", lambda: self.centred[0].T @ self.centred[1])
+
+    @property
+    def sq_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._once("sq_norms", lambda: tuple(_sq_norm(x) for x in self.centred))
+
+    @property
+    def gram_sq_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._once("gram_sq_norms", lambda: tuple(_gram_sq_norm(x) for x in self.centred))
+
+    @property
+    def sq_row_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._once("sq_row_norms", lambda: tuple(_sq_row_norms(x) for x in self.centred))
+
+
+# measures.Measure.family -> the function giving that family's measures of one pair (steps, options) -> {name: value}
+FAMILIES: dict = {}
+
+
+def family(name: str):
+    """Register the decorated function as the computation of the measures whose ``family`` is ``name``."""
+    def register(function):
+        if name in FAMILIES:
+            raise ValueError(f"measure family {name!r} is registered twice")
+        FAMILIES[name] = function
+        return function
+    return register
+
+
+@family("predictions")
+def _prediction_family(steps: PairSteps, options: dict) -> dict:
+    """Agreement and JSDSim of two models' logits."""
+    return {M.AGREEMENT: agreement(steps.a, steps.b), M.JSD_SIM: jsd_sim(steps.a, steps.b)}
+
+
+@family("cka")
+def _cka_family(steps: PairSteps, options: dict) -> dict:
+    """Both linear CKA variants (the debiased one from 4 inputs on)."""
+    xty2, (xtx2, yty2) = _sq_norm(steps.cross), steps.gram_sq_norms
+    out = {M.CKA: _cka_from_products(xty2, xtx2, yty2)}
+    if steps.n >= 4:
+        out[M.CKA_DEBIASED] = _cka_from_products(xty2, xtx2, yty2, *steps.sq_row_norms, steps.n)
+    return out
+
+
+@family("procrustes")
+def _procrustes_family(steps: PairSteps, options: dict) -> dict:
+    """The nuclear norm of the unit-norm cross product, the Procrustes distance and ProcrustesSim."""
+    sq_x, sq_y = steps.sq_norms  # unit Frobenius norms: ||X||² = trace(XᵀX) = sum of squared rows
+    nuc = min(1.0, _nuclear_from_cross(steps.cross) / math.sqrt(float(sq_x) * float(sq_y)))
+    dist = math.sqrt(max(0.0, 2.0 - 2.0 * nuc))
+    return {M.PROCRUSTES_NUCLEAR_NORM: nuc, M.PROCRUSTES_DISTANCE: dist, M.PROCRUSTES_SIM: (2.0 - dist) / 2.0}
+
+
+@family("jaccard")
+def _jaccard_family(steps: PairSteps, options: dict) -> dict:
+    """Jaccard@k for each k of ``options["ks"]``, from precomputed kNN graphs where given."""
+    ks = sorted(set(int(k) for k in options.get("ks", (10,))))
+    if not ks:
+        return {}
+    graphs_a, graphs_b = options.get("graphs_a"), options.get("graphs_b")
+    ga = graphs_a if graphs_a is not None else knn_graph(steps.a, ks[-1])
+    gb = graphs_b if graphs_b is not None else knn_graph(steps.b, ks[-1])
+    return {M.jaccard_name(k): value for k, value in jaccard_curve(ga, gb, ks).items()}
+
+
+@family("rtd")
+def _rtd_family(steps: PairSteps, options: dict) -> dict:
+    """RTD with the batch clamped to the number of inputs."""
+    return {M.RTD: rtd(steps.a, steps.b, trials=options.get("rtd_trials", 10),
+                       batch=min(options.get("rtd_batch", 500), steps.n), seed=options.get("rtd_seed", 0),
+                       n_jobs=options.get("rtd_jobs"))}
+
+
+LOGIT_NAMES = ("logits_a", "logits_b")
+
+
+def compute(name: str, reps_a, reps_b, **options) -> float:
+    """One measure by its registry name (``jaccard@<k>`` for any k) of two models' arrays: their logits
+    for prediction measures, their representations otherwise. ``options`` as for :func:`compare_representations`."""
+    entry = M.measure(name)
+    names = LOGIT_NAMES if entry.kind == M.PREDICTIONS else ("reps_a", "reps_b")
+    k = M.jaccard_k(name)
+    if k is not None:
+        options = {**options, "ks": (k,)}
+    values = FAMILIES[entry.family](PairSteps(reps_a, reps_b, names), options)
+    if name not in values:
+        raise ValueError(f"measure {name!r} is undefined for these inputs (e.g. debiased CKA needs 4 inputs)")
+    return values[name]
+
+
 # ---------------------------------------------------------------- all at once
 def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs_a: Optional[np.ndarray] = None,
                             graphs_b: Optional[np.ndarray] = None, rtd_trials: int = 10, rtd_batch: int = 500,
                             rtd_seed: int = 0, with_rtd: bool = True, rtd_jobs: Optional[int] = None) -> dict:
-    """Every representational measure of one pair, sharing the centring and the cross product RᵀR'.
+    """Every representational measure of one pair, each family of :data:`FAMILIES` in registry order,
+    sharing the centring and the cross product RᵀR' (:class:`PairSteps`).
 
     ``graphs_a``/``graphs_b``: precomputed :func:`knn_graph` results with at least ``max(ks)`` columns.
     Returns {measure name (:mod:`robuniv.measures`): value}: both CKA variants (debiased from 4 inputs on),
     the three Procrustes values, Jaccard@k for each k, and RTD when ``with_rtd``.
     """
-    a, b = _pair(reps_a, reps_b)
-    n = a.shape[0]
-    x, y = _common_dtype(_center(a, "reps_a"), _center(b, "reps_b"))
-    xty = x.T @ y
-    xty2, xtx2, yty2 = _sq_norm(xty), _gram_sq_norm(x), _gram_sq_norm(y)
-    out = {M.CKA: _cka_from_products(xty2, xtx2, yty2)}
-    if n >= 4:
-        out[M.CKA_DEBIASED] = _cka_from_products(xty2, xtx2, yty2, _sq_row_norms(x), _sq_row_norms(y), n)
-    # Unit Frobenius norms: ||X||² = trace(XᵀX) = sum of squared rows.
-    nuc = _nuclear_from_cross(xty) / math.sqrt(float(_sq_norm(x)) * float(_sq_norm(y)))
-    nuc = min(1.0, nuc)
-    dist = math.sqrt(max(0.0, 2.0 - 2.0 * nuc))
-    out.update({M.PROCRUSTES_NUCLEAR_NORM: nuc, M.PROCRUSTES_DISTANCE: dist, M.PROCRUSTES_SIM: (2.0 - dist) / 2.0})
-    ks = sorted(set(int(k) for k in ks))
-    if ks:
-        kmax = ks[-1]
-        ga = graphs_a if graphs_a is not None else knn_graph(a, kmax)
-        gb = graphs_b if graphs_b is not None else knn_graph(b, kmax)
-        for k, value in jaccard_curve(ga, gb, ks).items():
-            out[M.jaccard_name(k)] = value
-    if with_rtd:
-        out[M.RTD] = rtd(a, b, trials=rtd_trials, batch=min(rtd_batch, n), seed=rtd_seed, n_jobs=rtd_jobs)
+    steps = PairSteps(reps_a, reps_b)
+    options = {"ks": ks, "graphs_a": graphs_a, "graphs_b": graphs_b, "rtd_trials": rtd_trials,
+               "rtd_batch": rtd_batch, "rtd_seed": rtd_seed, "rtd_jobs": rtd_jobs}
+    representation_families = [f for f in M.families(n for n, m in M.MEASURES.items() if m.kind == M.REPRESENTATIONS)
+                                if with_rtd or f != "rtd"]
+    out = {}
+    for name in representation_families:
+        out.update(FAMILIES[name](steps, options))
     return out
 
 
 def compare_pair(logits_a, logits_b, reps_a, reps_b, **representation_options) -> dict:
     """Every measure of one model pair on one input set: agreement and JSDSim of the logits, then
     :func:`compare_representations` of the representations (its keyword options pass through)."""
-    out = {M.AGREEMENT: agreement(logits_a, logits_b), M.JSD_SIM: jsd_sim(logits_a, logits_b)}
+    rows = {name: np.shape(x)[0] for name, x in zip(LOGIT_NAMES + ("reps_a", "reps_b"),
+                                                     (logits_a, logits_b, reps_a, reps_b)) if np.ndim(x) > 0}
+    if len(set(rows.values())) > 1:
+        raise ValueError(f"logits and representations of one pair must have the same rows, got {rows}")
+    out = FAMILIES["predictions"](PairSteps(logits_a, logits_b, LOGIT_NAMES), {})
     out.update(compare_representations(reps_a, reps_b, **representation_options))
     return out
