@@ -7,6 +7,7 @@ resume checkpoint appears; inversion and comparison while their output's tempora
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -77,7 +78,7 @@ if args["marker"]:
 from robuniv import settings as st
 
 jobs.invert_images(args["ckpt"], args["inputs"], {"source": "sklearn_digits"}, st.from_params(st.ModelSettings, args["model"]),
-                   st.InversionSettings(iterations=10), st.from_params(st.DatasetSettings, args["ds"]), dataset="digits",
+                   st.InversionSettings(iterations=10), st.build(st.DatasetSettings, args["ds"]), dataset="digits",
                    model_name="a", eps=0, out=args["out"], device="cpu")
 """
 
@@ -194,7 +195,8 @@ def h5_contents(path) -> dict:
 
 
 def test_inversion_killed_mid_write_leaves_nothing_and_reruns_identically(tmp_path, made):
-    args = {"ckpt": made["ckpt_a"], "inputs": made["inputs"], "model": st.as_params(MODEL_A), "ds": st.as_params(DS)}
+    args = {"ckpt": made["ckpt_a"], "inputs": made["inputs"], "model": st.as_params(MODEL_A),
+            "ds": dataclasses.asdict(DS)}  # with batch_size (an execution field: not in params)
     ref = tmp_path / "ref" / "a.h5"
     run(INVERT, {**args, "out": str(ref), "marker": ""})
 

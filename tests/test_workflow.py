@@ -216,6 +216,26 @@ def test_changing_jaccard_k_reruns_no_forward_pass(finished_small, tmp_path):
 
 
 @pytest.mark.slow
+def test_changing_execution_settings_reruns_nothing(finished_small, tmp_path):
+    from robuniv import settings as st
+
+    sections = {st.TrainSettings: "training", st.EvaluationSettings: "evaluation", st.DatasetSettings: None}
+
+    def faster(cfg):
+        ds = cfg["datasets"]["digits"]
+        for cls, section in sections.items():  # every execution field the settings declare, changed
+            target = ds if section is None else ds.setdefault(section, {})
+            for name in st.execution_fields(cls):
+                target[name] = getattr(cls(), name) + 1
+        ds["resources"] = {"invert_images": {"mem_mb": 1234, "runtime": 5}}
+        cfg["threads"] = {"compare_models": 2, "extract_activations": 2}
+
+    edited = edited_copy(finished_small, tmp_path, faster)
+    assert "num_workers" in (edited / ".test" / "config.yaml").read_text()
+    assert planned_jobs(*TEST_CONFIG, cwd=edited) == {}
+
+
+@pytest.mark.slow
 def test_changing_the_figure_model_reruns_only_its_figure(finished_small, tmp_path):
     def model(cfg):
         cfg["datasets"]["digits"]["figure_model"] = "vgg16_bn"

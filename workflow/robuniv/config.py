@@ -111,6 +111,12 @@ def source_settings(config: dict, name: str) -> dict:
     return {"source": ds["source"], **{k: ds[k] for k in sources.get_source(ds["source"]).options if k in ds}}
 
 
+def source_params(config: dict, name: str) -> dict:
+    """:func:`source_settings` without the options that only say where the data lies (a job's params: moving
+    the data reruns nothing; jobs check its content against the data set's summary)."""
+    return sources.what_it_is(source_settings(config, name))
+
+
 def model_settings(config: dict, name: str, model: str) -> st.ModelSettings:
     """One configured model: what builds it (arch, width, seed) and what plans its jobs."""
     return st.build(st.ModelSettings, dataset(config, name)["models"][model], where=f"datasets.{name}.models.{model}")
@@ -286,3 +292,37 @@ def check_config(config: dict) -> None:
         if not any(len(models_at(config, name, e)) >= 2 for e in keys):
             raise ConfigError(f"{where}.models: at least two models must exist at one ε to compare anything "
                               f"(found {len(ds['models'])} model(s))")
+
+
+# ---------------------------------------------------------------- one job's settings (what scripts call)
+class JobSettings:
+    """The settings objects of one Snakemake job: result fields from the job's params (what Snakemake
+    compares between runs), execution fields and the data's location from the config (changing either
+    reruns nothing). ``job`` is the ``snakemake`` object of a script (params, wildcards, config)."""
+
+    def __init__(self, job):
+        self.params, self.wildcards, self.config = job.params, job.wildcards, job.config
+        self.dataset = self.wildcards.dataset
+
+    def source(self) -> dict:
+        """The data source with every option, its location included."""
+        return source_settings(self.config, self.dataset)
+
+    def model(self) -> st.ModelSettings:
+        return st.from_params(st.ModelSettings, self.params.model)
+
+    def dataset_settings(self) -> st.DatasetSettings:
+        return st.from_params(st.DatasetSettings, self.params.dataset, dataset_settings(self.config, self.dataset))
+
+    def training(self) -> st.TrainSettings:
+        w = self.wildcards
+        return st.from_params(st.TrainSettings, self.params.training,
+                              training_settings(self.config, self.dataset, w.model, w.eps))
+
+    def evaluation(self) -> st.EvaluationSettings:
+        return st.from_params(st.EvaluationSettings, self.params.evaluation,
+                              evaluation_settings(self.config, self.dataset))
+
+    def section(self, cls, params):
+        """A section without execution fields (inversion, similarity, subgroups, probes) from its params."""
+        return st.from_params(cls, params)

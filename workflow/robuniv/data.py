@@ -18,6 +18,7 @@ flip, ColorJitter(.1, .1, .1), Lighting(0.05) with the ImageNet PCA. The digits 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import pickle
 from dataclasses import dataclass
@@ -526,3 +527,34 @@ def iter_images(dataset: Dataset, indices, batch_size: int):
             images = torch.stack([x for x, _ in items])
             labels = torch.as_tensor([y for _, y in items])
         yield np.arange(start, start + len(chunk)), images, labels
+
+
+def content_digest(source_settings: Mapping[str, Any], samples: int = 3) -> str:
+    """A cheap fingerprint of a data set's content, independent of where it lies: per split, its size, every
+    label and ``samples`` evenly spaced images (unaugmented). Moved data keeps its digest; other data, a
+    changed class list or another split does not."""
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        data = open_split(source_settings, split)
+        labels = np.ascontiguousarray(labels_of(data), dtype=np.int64)
+        digest.update(f"{split}:{len(labels)}:".encode())
+        digest.update(labels.tobytes())
+        for i in np.unique(np.linspace(0, len(labels) - 1, samples).round().astype(np.int64)) if len(labels) else []:
+            image = data[int(i)][0]
+            digest.update(np.ascontiguousarray(torch.as_tensor(image).to(torch.float32).numpy()).tobytes())
+    return digest.hexdigest()
+
+
+def check_content(source_settings: Mapping[str, Any], summary_path) -> None:
+    """Raise a :class:`DataError` when the data that ``source_settings`` point to is not the data the data set's
+    summary (``dataset.json``, written by the ``prepare_dataset`` job) was made from."""
+    import json
+
+    recorded = json.loads(Path(summary_path).read_text()).get("content_digest")
+    if recorded is None:  # a summary from before digests were recorded: nothing to compare
+        return
+    where = ", ".join(f"{k}: {source_settings[k]}" for k in ("path",) if k in source_settings)
+    if content_digest(source_settings) != recorded:
+        raise DataError(f"the data at {where or source_settings.get('source')} is not the data {summary_path} was "
+                        "made from (other images, labels or splits); point the data set back at it, or delete "
+                        f"{summary_path} to recompute everything made from it")

@@ -61,13 +61,15 @@ def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: st.Mod
 
 def prepare_dataset(source: dict, dataset: str, out) -> dict:
     """Check both splits of a data set and write its summary (sizes, classes, normalisation)."""
-    from .data import labels_of, source_info_of
+    from .data import content_digest, labels_of, source_info_of
     from .runtime import write_json
 
     info = source_info_of(source)
     summary = {"dataset": dataset, "source": source["source"], "num_classes": info.num_classes,
                "image_size": info.image_size, "model_variant": info.variant,
-               "mean": list(info.mean), "std": list(info.std)}
+               "mean": list(info.mean), "std": list(info.std),
+               # what later jobs compare the data with (the data may move; its content may not change)
+               "content_digest": content_digest(source)}
     for split in ("train", "eval"):
         labels = labels_of(open_split(source, split))
         summary[f"n_{split}"] = int(len(labels))
@@ -77,13 +79,16 @@ def prepare_dataset(source: dict, dataset: str, out) -> dict:
     return summary
 
 
-def prepare_inputs(source: dict, settings: st.DatasetSettings, dataset: str, out) -> None:
-    """Sample the comparison inputs once: targets and, per target, a seed of a different class."""
-    from .data import labels_of
+def prepare_inputs(source: dict, settings: st.DatasetSettings, dataset: str, out, summary=None) -> None:
+    """Sample the comparison inputs once: targets and, per target, a seed of a different class. ``summary``:
+    the data set's dataset.json, which the data must still match."""
+    from .data import check_content, labels_of
     from .h5io import atomic_h5, set_attrs
     from .inputs import sample_pairs
     from .loading import write_input_images
 
+    if summary is not None:
+        check_content(source, summary)
     pool_set = open_split(source, settings.input_pool)
     pool = labels_of(pool_set)
     try:
@@ -122,24 +127,31 @@ def fetch_checkpoint(url: str, out, *, sha256: Optional[str], source: dict, mode
 
 # ---------------------------------------------------------------- training and evaluation
 def train(source: dict, model: st.ModelSettings, settings: st.TrainSettings, *, dataset: str, model_name: str,
-          out, resume, device=None) -> dict:
-    """Train one model at one ε (L2-PGD adversarial training; ε = 0 is standard training)."""
+          out, resume, device=None, summary=None) -> dict:
+    """Train one model at one ε (L2-PGD adversarial training; ε = 0 is standard training). ``summary``: the
+    data set's dataset.json, which the data must still match."""
     from . import distributed
+    from .data import check_content
     from .models import create_model
     from .runtime import pick_device
+    from .sources import what_it_is
     from .training import seed_everything, train_model
 
     if settings.gpus > 1 and not distributed.under_torchrun():  # DDP: this function again on every rank
+        training = st.as_params(settings) | {k: getattr(settings, k) for k in st.execution_fields(st.TrainSettings)}
         return distributed.launch("robuniv.jobs:train_on_rank", dict(
-            source=source, model=st.as_params(model), training=st.as_params(settings), dataset=dataset,
+            source=source, model=st.as_params(model), training=training, dataset=dataset,
             model_name=model_name, out=str(out), resume=None if resume is None else str(resume),
-            device=None if device is None else str(device)), settings.gpus)
+            device=None if device is None else str(device), summary=None if summary is None else str(summary)),
+            settings.gpus)
+    if summary is not None:
+        check_content(source, summary)
     spec = model_spec(source, model)
     train_set = open_split(source, "train", augment=settings.augment)
     seed_everything(settings.seed)  # the initial weights depend on the model's seed only
     net = create_model(**spec)
     # Everything that determines the weights: a resume file of any other run is ignored.
-    identity = {"spec": spec, "source": source}
+    identity = {"spec": spec, "source": what_it_is(source)}
     meta = {"dataset": dataset, "model": model_name, "eps": settings.eps,
             **{k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in spec.items()}}
     summary = train_model(net, train_set, settings, checkpoint_path=out, resume_path=resume, meta=meta,
@@ -156,12 +168,15 @@ def train_on_rank(*, model: dict, training: dict, **arguments) -> dict:
 
 def evaluate(checkpoint, source: dict, model: st.ModelSettings, settings: st.EvaluationSettings, *, dataset: str,
              model_name: str, eps, out, sha256=None, device=None,
-             data_settings: st.DatasetSettings = st.DatasetSettings()) -> dict:
+             data_settings: st.DatasetSettings = st.DatasetSettings(), summary=None) -> dict:
     """Clean accuracy, and adversarial accuracy at the model's ε and at every fixed attack ε (the data set's
-    precision and DataLoader workers)."""
+    precision and DataLoader workers). ``summary``: the data set's dataset.json, which the data must match."""
+    from .data import check_content
     from .runtime import pick_device, write_json
     from .training import evaluate as evaluate_model
 
+    if summary is not None:
+        check_content(source, summary)
     eval_set = open_split(source, "eval")
     net = load_model(checkpoint, source, model, sha256)
     attacks = []
@@ -232,7 +247,7 @@ def invert_images(checkpoint, inputs, source: dict, model: st.ModelSettings, set
     bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
     with atomic_h5(out) as fh:
         set_attrs(fh, {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256),
-                       **st.asdict(st.replace(settings, tie_channels=bool(tie))),
+                       **st.as_params(st.replace(settings, tie_channels=bool(tie))),
                        "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate",
                        "precision": data_settings.precision})
         images = losses = None
@@ -312,12 +327,16 @@ def build_knn_graph(activations, k: int, out, device=None) -> None:
 
 
 def extract_train_features(checkpoint, source: dict, model: st.ModelSettings, data_settings: st.DatasetSettings, *,
-                           dataset: str, model_name: str, eps, out, sha256=None, device=None) -> None:
-    """Frozen features of one model on the training split (inputs of the linear probes)."""
+                           dataset: str, model_name: str, eps, out, sha256=None, device=None, summary=None) -> None:
+    """Frozen features of one model on the training split (inputs of the linear probes). ``summary``: the data
+    set's dataset.json, which the data must still match."""
+    from .data import check_content
     from .extract import write_activations
     from .loading import image_batches
     from .runtime import pick_device
 
+    if summary is not None:
+        check_content(source, summary)
     device = device or pick_device()
     train = open_split(source, "train")  # no augmentation: the probe sees fixed features
     index = np.arange(len(train))

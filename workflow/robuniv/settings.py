@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Optional, Tuple
 
 
@@ -22,13 +22,20 @@ PRECISIONS = ("fp32", "bf16")
 
 # What a field decides. "result" (the default): what a job computes, so it goes into the job's params and a
 # change reruns the job. "plan": which jobs exist (which ε are analysed, which model a figure shows, where a
-# checkpoint comes from); it is read when the plan is made and never enters a job's params.
-RESULT, PLAN = "result", "plan"
+# checkpoint comes from); it is read when the plan is made and never enters a job's params. "execution": how
+# fast a job runs (DataLoader workers, batch sizes of inference, GPUs per job), not what it computes beyond
+# float rounding; the job reads it from the config (:func:`from_params`' ``execution``), never from its params.
+RESULT, PLAN, EXECUTION = "result", "plan", "execution"
 
 
 def plan_field(default=None):
     """A field that chooses jobs instead of changing what one computes (left out of :func:`as_params`)."""
     return field(default=default, metadata={"role": PLAN})
+
+
+def execution_field(default):
+    """A field that changes only how fast a job runs (left out of :func:`as_params`: changing it reruns nothing)."""
+    return field(default=default, metadata={"role": EXECUTION})
 
 
 def role(f) -> str:
@@ -51,10 +58,11 @@ class TrainSettings:
     attack_steps: int = 3
     attack_step_factor: float = 2 / 3
     seed: int = 0
-    num_workers: int = 0
+    num_workers: int = execution_field(0)
     augment: bool = True
     precision: str = "fp32"  # "bf16": autocast in the forward passes of training and its PGD
-    gpus: int = 1  # GPUs of one training job (DDP under torchrun when > 1; same global batch)
+    # GPUs of one training job (DDP under torchrun when > 1; the same global batch, BatchNorm statistics per GPU)
+    gpus: int = execution_field(1)
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -74,9 +82,8 @@ class TrainSettings:
         return self.weight_decay
 
     def fingerprint(self) -> str:
-        """Hash of the settings that change the weights (``num_workers`` does not)."""
-        relevant = {k: v for k, v in asdict(self).items() if k not in ("num_workers", "gpus")}
-        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of the result settings: what changes the weights (workers and GPUs do not)."""
+        return hashlib.sha256(json.dumps(as_params(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class EvaluationSettings:
     attack_step_factor: float = 2.5 / 20
     standard_attack_eps: float = 0.25  # the attack of ε = 0 models
     fixed_attack_eps: Tuple[float, ...] = ()  # further attacks every model gets
-    batch_size: int = 256
+    batch_size: int = execution_field(256)  # per-image attacks: the batch changes only rounding
     max_images: Optional[int] = None
 
     def attack_eps(self, eps: float) -> list[float]:
@@ -182,10 +189,10 @@ class DatasetSettings:
     n_inputs: int = 10_000
     inputs_seed: int = 0
     input_pool: str = "eval"  # split the comparison inputs are drawn from (ImageNet100: train)
-    batch_size: int = 256  # batch size of inversion and extraction
+    batch_size: int = execution_field(256)  # of inversion and extraction (per-image steps: only rounding changes)
     figure_model: Optional[str] = plan_field()  # the model of the inversion-by-ε figure (None: the first at every ε)
     precision: str = "fp32"  # "bf16": autocast in evaluation, inversion and extraction
-    num_workers: int = 0  # DataLoader workers of evaluation, inversion and extraction
+    num_workers: int = execution_field(0)  # DataLoader workers of evaluation, inversion and extraction
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -227,21 +234,34 @@ def build(cls, *layers: Optional[Mapping[str, Any]], where: str = ""):
 
 def as_params(settings) -> dict:
     """The result fields as a plain dict (lists for tuples) for a rule's params: what Snakemake compares between
-    runs. Plan fields are left out: they choose jobs, so changing one must not rerun any."""
+    runs. Plan and execution fields are left out: changing one must not rerun any job."""
     return {f.name: (list(v) if isinstance(v := getattr(settings, f.name), tuple) else v)
             for f in fields(settings) if role(f) == RESULT}
 
 
-def from_params(cls, params: Optional[Mapping[str, Any]]):
-    """The settings object of a job from its params (:func:`as_params`' inverse; plan fields at defaults)."""
-    return build(cls, params, where=cls.__name__)
+def from_params(cls, params: Optional[Mapping[str, Any]], execution=None):
+    """The settings object of a job from its params (:func:`as_params`' inverse), with the execution fields
+    of ``execution`` (the same section resolved from the config; None: their defaults) and plan fields at
+    their defaults."""
+    settings = build(cls, params, where=cls.__name__)
+    if execution is None:
+        return settings
+    if not isinstance(execution, cls):
+        raise TypeError(f"execution settings must be a {cls.__name__}, got {type(execution).__name__}")
+    return dataclasses.replace(settings, **{f.name: getattr(execution, f.name) for f in fields(cls)
+                                            if role(f) == EXECUTION})
+
+
+def execution_fields(cls) -> list[str]:
+    return [f.name for f in fields(cls) if role(f) == EXECUTION]
 
 
 def replace(settings, **changes):
     return dataclasses.replace(settings, **changes)
 
 
-__all__ = ["SettingsError", "RESULT", "PLAN", "plan_field", "role", "ModelSettings", "SpearmanSettings",
+__all__ = ["SettingsError", "RESULT", "PLAN", "EXECUTION", "plan_field", "execution_field", "execution_fields",
+           "role", "ModelSettings", "SpearmanSettings",
            "from_params", "TrainSettings", "EvaluationSettings", "InversionSettings",
            "SimilaritySettings", "SubgroupSettings", "ProbeSettings", "FigureSettings", "DatasetSettings",
            "SECTIONS", "build", "as_params", "replace", "field"]

@@ -17,14 +17,16 @@ from typing import Any, Callable, Mapping
 
 from .catalog import Registry, resolve
 
-__all__ = ["Source", "SOURCES", "register_source", "get_source", "option_keys", "resolve"]
+__all__ = ["Source", "SOURCES", "register_source", "get_source", "option_keys", "what_it_is", "resolve"]
 
 
 @dataclass(frozen=True)
 class Source:
     """One data source: ``options`` are the keys of a data set's entry it reads (``required`` ones it cannot
-    do without), ``training_defaults`` its overrides of the Salman et al. recipe in
-    :class:`robuniv.settings.TrainSettings`, ``info`` and ``load`` references to its functions."""
+    do without; ``locations`` the ones that say where the data lies, not what it is: moving the data reruns
+    nothing, its content is checked against the data set's summary instead), ``training_defaults`` its
+    overrides of the Salman et al. recipe in :class:`robuniv.settings.TrainSettings`, ``info`` and ``load``
+    references to its functions."""
 
     name: str
     summary: str
@@ -32,15 +34,19 @@ class Source:
     load: str
     options: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
     grayscale: bool = False  # its 3 channels are copies of one: inversion keeps them tied
     training_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "options", tuple(self.options))
         object.__setattr__(self, "required", tuple(self.required))
+        object.__setattr__(self, "locations", tuple(self.locations))
         object.__setattr__(self, "training_defaults", MappingProxyType(dict(self.training_defaults)))
         if not set(self.required) <= set(self.options):
             raise ValueError(f"source {self.name!r}: required {self.required} must be among its options")
+        if not set(self.locations) <= set(self.options):
+            raise ValueError(f"source {self.name!r}: locations {self.locations} must be among its options")
 
     def info_function(self) -> Callable:
         return resolve(self.info)
@@ -52,6 +58,12 @@ class Source:
 SOURCES: Registry = Registry("data source")
 register_source = SOURCES.register  # add a data source (each name once)
 get_source = SOURCES.lookup  # the source of a name; ValueError listing the known names otherwise
+
+
+def what_it_is(source_settings: Mapping[str, Any]) -> dict:
+    """A data set's source settings (with their ``source`` key) without the options that say where it lies."""
+    locations = get_source(source_settings["source"]).locations
+    return {k: v for k, v in source_settings.items() if k not in locations}
 
 
 def option_keys() -> tuple[str, ...]:
@@ -70,11 +82,11 @@ register_source(Source(
 register_source(Source(
     "cifar10", "CIFAR-10 python batches under <path>/cifar-10-batches-py",
     info="robuniv.data:cifar_info", load="robuniv.data:cifar_load",
-    options=("path", "download"), required=("path",),
+    options=("path", "download"), required=("path",), locations=("path", "download"),
     # 5e-4 weight decay for standard CIFAR-10 models (Salman et al.)
     training_defaults=dict(weight_decay_standard=5e-4, num_workers=4)))
 register_source(Source(
     "imagefolder", "ImageNet-style <path>/train and <path>/val class folders",
     info="robuniv.data:imagefolder_info", load="robuniv.data:imagefolder_load",
-    options=("path", "classes", "image_size", "resize_size", "num_classes"), required=("path",),
+    options=("path", "classes", "image_size", "resize_size", "num_classes"), required=("path",), locations=("path",),
     training_defaults=dict(num_workers=8)))

@@ -115,7 +115,8 @@ def _resource_lookup(rule_name, key, default):
 
 # ---------------------------------------------------------------- params of one job
 def get_source(wildcards):
-    return rc.source_settings(config, wildcards.dataset)
+    """What the data set is (its location stays out: moved data reruns nothing; jobs check its content)."""
+    return rc.source_params(config, wildcards.dataset)
 
 
 def get_model(wildcards):

@@ -15,7 +15,6 @@ rule download_checkpoint:
     params:
         url=get_checkpoint_url,
         sha256=get_checkpoint_sha256,
-        source=get_source,
         model=get_model,
     script:
         "../scripts/download_checkpoint.py"

@@ -1,10 +1,12 @@
 """Paper figure 2: one model's inverted images of the same targets from the same seeds, one row per ε."""
 from robuniv import jobs
+from robuniv.config import JobSettings
 from robuniv.runtime import setup_job
 from robuniv.settings import FigureSettings, from_params
 
 setup_job(snakemake.log[0])
 p = snakemake.params
 by_eps = {key: path for key, path in snakemake.input.items() if key != "inputs"}
-jobs.figure_inversions_by_eps(snakemake.input.inputs, by_eps, p.source, from_params(FigureSettings, p.figures),
+jobs.figure_inversions_by_eps(snakemake.input.inputs, by_eps, JobSettings(snakemake).source(),
+                              from_params(FigureSettings, p.figures),
                               model=p.model, dataset=snakemake.wildcards.dataset, outputs=snakemake.output)

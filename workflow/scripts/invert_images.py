@@ -1,11 +1,12 @@
 """Invert one model's representation of every target, starting from its seed image (Ilyas et al. 2019)."""
 from robuniv import jobs
+from robuniv.config import JobSettings
 from robuniv.runtime import setup_job
-from robuniv.settings import DatasetSettings, InversionSettings, ModelSettings, from_params
+from robuniv.settings import InversionSettings
 
 setup_job(snakemake.log[0], snakemake.threads)
-p, w = snakemake.params, snakemake.wildcards
-jobs.invert_images(snakemake.input.checkpoint, snakemake.input.inputs, p.source, from_params(ModelSettings, p.model),
-                   from_params(InversionSettings, p.inversion), from_params(DatasetSettings, p.dataset),
-                   dataset=w.dataset, model_name=w.model,
-                   eps=w.eps, out=snakemake.output[0], sha256=p.sha256)
+job, w = JobSettings(snakemake), snakemake.wildcards
+jobs.invert_images(snakemake.input.checkpoint, snakemake.input.inputs, job.source(), job.model(),
+                   job.section(InversionSettings, snakemake.params.inversion), job.dataset_settings(),
+                   dataset=w.dataset, model_name=w.model, eps=w.eps, out=snakemake.output[0],
+                   sha256=snakemake.params.sha256)
