@@ -131,7 +131,7 @@ def finished_demo(tmp_path_factory):
 
 @pytest.mark.slow
 def test_demo_accuracies(finished_demo):
-    table = pd.read_csv(finished_demo / "results" / "tables" / "accuracy.csv")
+    table = pd.read_csv(finished_demo / "results" / "digits" / "tables" / "accuracy.csv")
     assert list(table.columns) == ["dataset", "model", "arch", "eps", "clean_accuracy", "adversarial_accuracy",
                                    "attack_eps", "attack_steps"]
     assert len(table) == 12 + 9  # own attack for all 12 models, the fixed ε=1 attack for the 9 with ε != 1
@@ -236,6 +236,26 @@ def test_changing_execution_settings_reruns_nothing(finished_small, tmp_path):
 
 
 @pytest.mark.slow
+def test_two_studies_in_one_checkout_keep_their_tables(finished_small, tmp_path):
+    """A second config with another data set runs beside the first: neither's tables or figures change."""
+    repo = tmp_path / "copy"
+    shutil.copytree(finished_small, repo, symlinks=True)
+    first = {p: p.read_bytes() for p in (repo / "results" / "digits").glob("*/*.*") if p.parent.name in
+             ("tables", "figures")}
+    assert len([p for p in first if p.suffix == ".csv"]) == 7
+    cfg = yaml.safe_load((repo / ".test" / "config.yaml").read_text())
+    cfg["datasets"] = {"digits_b": {**cfg["datasets"]["digits"], "n_inputs": 30, "inputs_seed": 1}}
+    (repo / "second.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    snakemake("-c", "2", "--configfile", "second.yaml", cwd=repo)
+
+    assert {p: p.read_bytes() for p in first} == first  # the first study's tables and figures, byte for byte
+    second = pd.read_csv(repo / "results" / "digits_b" / "tables" / "similarity.csv")
+    assert set(second["dataset"]) == {"digits_b"}
+    assert planned_jobs(*TEST_CONFIG, cwd=repo) == {}
+    assert planned_jobs("--configfile", "second.yaml", cwd=repo) == {}
+
+
+@pytest.mark.slow
 def test_changing_the_figure_model_reruns_only_its_figure(finished_small, tmp_path):
     def model(cfg):
         cfg["datasets"]["digits"]["figure_model"] = "vgg16_bn"
@@ -272,7 +292,7 @@ def test_report_is_self_contained_and_renders(finished_small, tmp_path):
 
 @pytest.mark.slow
 def test_demo_analyses(finished_demo):
-    tables = finished_demo / "results" / "tables"
+    tables = finished_demo / "results" / "digits" / "tables"
     probes = pd.read_csv(tables / "probes.csv")
     assert set(probes.kind) == {"pretrained ε=0", "pretrained ε=1", "probes ε=1"}
     probe_files = sorted((finished_demo / "results" / "digits" / "eps1" / "probes").glob("*.h5"))

@@ -95,7 +95,8 @@ def test_quickstart_runs_everything_then_plans_nothing_then_only_a_new_model(rep
     for i, cmd in enumerate(commands):
         out, summary = snakemake(repo, env, cmd[1:], f"quickstart{i}")
     full = summary
-    assert (repo / "results/tables/accuracy.csv").exists() and (repo / "results/tables/similarity.csv").exists()
+    tables = repo / "results/digits/tables"
+    assert (tables / "accuracy.csv").exists() and (tables / "similarity.csv").exists()
     assert full["submitted"] > 0
     # Extraction and comparisons went to Slurm as group jobs, far fewer than their jobs.
     assert {"extract", "compare"} <= set(full["groups"]), full["groups"]

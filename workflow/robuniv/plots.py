@@ -503,7 +503,28 @@ def make_figures(names, tables: dict, outputs, settings: FigureSettings | None) 
     set_style(settings)
     for name in names:
         fig = FIGURE_MAKERS[name](tables, settings)
+        fig.text(0.5, 0.0, coverage(tables), ha="center", va="top", fontsize=8, color="0.35")
         save(fig, {fmt: outputs[f"{name}_{fmt}"] for fmt in settings.formats}, settings)
+
+
+def coverage(tables: dict) -> str:
+    """What a figure's tables cover: their data sets, models and ε (a footer, so that a figure from another
+    study is never taken for this one)."""
+    datasets, models, eps = set(), set(), set()
+    for frame in tables.values():
+        if "dataset" in frame:
+            datasets.update(frame["dataset"].astype(str))
+        for column in ("model", "model_a", "model_b"):
+            if column in frame:
+                models.update(frame[column].astype(str))
+        if "eps" in frame:
+            eps.update(float(e) for e in frame["eps"])
+    parts = [f"data set{'s' if len(datasets) != 1 else ''}: {', '.join(sorted(datasets)) or 'none'}"]
+    if models:
+        parts.append(f"{len(models)} models")
+    if eps:
+        parts.append("ε " + ", ".join(f"{e:g}" for e in sorted(eps)))
+    return " · ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------- inversions

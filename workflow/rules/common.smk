@@ -28,14 +28,14 @@ PATHS = {
     "subgroups": "results/{dataset}/eps{eps}/subgroups/{model_a}__{model_b}.csv",
     "train_features": "results/{dataset}/eps{eps}/features_train/{model}.h5",
     "probe": "results/{dataset}/eps{eps}/probes/{model}.h5",
-    "table": "results/tables/{name}.csv",
-    "figure": "results/figures/{name}.{fmt}",
-    "inversion_figure": "results/figures/inversions_{dataset}_eps{eps}.{fmt}",
-    "inversion_eps_figure": "results/figures/fig2_inversions_{dataset}.{fmt}",
+    # Tables and figures per data set: studies in other configs (other data sets) never replace them.
+    "table": "results/{dataset}/tables/{name}.csv",
+    "figure": "results/{dataset}/figures/{name}.{fmt}",
+    "inversion_figure": "results/{dataset}/figures/inversions_eps{eps}.{fmt}",
+    "inversion_eps_figure": "results/{dataset}/figures/fig2_inversions.{fmt}",
     "log": "logs/{dataset}/eps{eps}/{rule}/{job}.log",
     "eps_log": "logs/{dataset}/eps{eps}/{rule}.log",
     "dataset_log": "logs/{dataset}/{rule}.log",
-    "aggregate_log": "logs/{rule}.log",
     "benchmark": "logs/{dataset}/eps{eps}/{rule}/{model}.benchmark.tsv",
 }
 
@@ -264,56 +264,50 @@ def get_figure_model_inversions(wildcards):
     }
 
 
-# ---------------------------------------------------------------- aggregations
-def all_evaluations():
-    return [
-        path("evaluation", dataset=d, eps=e, model=m)
-        for d in datasets()
-        for e in eps_levels(d)
-        for m in models_at(d, e)
-    ]
+# ---------------------------------------------------------------- aggregations (one data set each)
+def get_evaluations(wildcards):
+    d = wildcards.dataset
+    return [path("evaluation", dataset=d, eps=e, model=m) for e in eps_levels(d) for m in models_at(d, e)]
 
 
-def all_comparisons():
-    """One table per regular unordered pair and per inverted ordered pair, for every data set and ε."""
-    out = []
-    for d in datasets():
-        for e in eps_levels(d):
-            out += [
-                path("comparison", dataset=d, eps=e, kind="regular", model_a=a, model_b=b)
-                for a, b in rc.pairs_at(config, d, e)
-            ]
-            out += [
-                path("comparison", dataset=d, eps=e, kind="inverted", model_a=a, model_b=b)
-                for a, b in rc.pairs_at(config, d, e, ordered=True)
-            ]
+def get_comparisons(wildcards):
+    """One table per regular unordered pair and per inverted ordered pair, at every ε of the data set."""
+    d, out = wildcards.dataset, []
+    for e in eps_levels(d):
+        out += [
+            path("comparison", dataset=d, eps=e, kind="regular", model_a=a, model_b=b)
+            for a, b in rc.pairs_at(config, d, e)
+        ]
+        out += [
+            path("comparison", dataset=d, eps=e, kind="inverted", model_a=a, model_b=b)
+            for a, b in rc.pairs_at(config, d, e, ordered=True)
+        ]
     return out
 
 
-def all_subgroups():
+def get_all_subgroups(wildcards):
+    d = wildcards.dataset
     return [
         path("subgroups", dataset=d, eps=e, model_a=a, model_b=b)
-        for d in datasets()
         for e in rc.subgroup_eps(config, d)
         for a, b in rc.pairs_at(config, d, e)
     ]
 
 
-def all_probes():
+def get_all_probes(wildcards):
+    d, e = wildcards.dataset, rc.probe_eps(config, wildcards.dataset)
+    return [path("probe", dataset=d, eps=e, model=m) for m in models_at(d, e)]
+
+
+def get_regular_activations(wildcards):
+    d = wildcards.dataset
     return [
-        path("probe", dataset=d, eps=rc.probe_eps(config, d), model=m)
-        for d in datasets()
-        for m in models_at(d, rc.probe_eps(config, d))
+        path("activations", dataset=d, eps=e, model=m, inputs="regular") for e in eps_levels(d) for m in models_at(d, e)
     ]
 
 
-def all_regular_activations():
-    return [
-        path("activations", dataset=d, eps=e, model=m, inputs="regular")
-        for d in datasets()
-        for e in eps_levels(d)
-        for m in models_at(d, e)
-    ]
+def get_subgroups_of_dataset(wildcards):
+    return {wildcards.dataset: subgroup_params(wildcards.dataset)}
 
 
 def table(name):
@@ -325,7 +319,8 @@ def tables_of(rule_name):
 
 
 def report_table(name):
-    return report(table(name), caption=f"../report/{name}.rst", category=catalog.TABLES[name].category)
+    caption, category = f"../report/{name}.rst", catalog.TABLES[name].category
+    return report(table(name), caption=caption, category=category, subcategory="{dataset}")
 
 
 def figure_outputs(rule_name):
@@ -336,7 +331,8 @@ def figure_outputs(rule_name):
         for fmt in formats:
             target = path("figure", name=name, fmt=fmt)
             if fmt == "png":
-                target = report(target, caption=f"../report/{name}.rst", category=catalog.FIGURES[name].category)
+                caption, category = f"../report/{name}.rst", catalog.FIGURES[name].category
+                target = report(target, caption=caption, category=category, subcategory="{dataset}")
             out[f"{name}_{fmt}"] = target
     return out
 
@@ -354,7 +350,9 @@ def per_dataset_figure_outputs(template, caption):
 
 def all_figures():
     formats = rc.figure_settings(config).formats
-    out = [path("figure", name=name, fmt=fmt) for name in catalog.FIGURES for fmt in formats]
+    out = [
+        path("figure", dataset=d, name=name, fmt=fmt) for d in datasets() for name in catalog.FIGURES for fmt in formats
+    ]
     out += [path("inversion_eps_figure", dataset=d, fmt=fmt) for d in datasets() for fmt in formats]
     out += [
         path("inversion_figure", dataset=d, eps=e, fmt=fmt)
@@ -366,4 +364,5 @@ def all_figures():
 
 
 def all_targets():
-    return [*(table(name) for name in catalog.TABLES), *all_figures()]
+    tables = [path("table", dataset=d, name=name) for d in datasets() for name in catalog.TABLES]
+    return [*tables, *all_figures()]

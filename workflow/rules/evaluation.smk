@@ -26,11 +26,11 @@ rule evaluate_model:
 
 rule accuracy_table:
     input:
-        all_evaluations(),
+        get_evaluations,
     output:
         accuracy=report_table("accuracy"),
     log:
-        path("aggregate_log", rule="accuracy_table"),
+        path("dataset_log", rule="accuracy_table"),
     conda:
         ENV
     threads: 1

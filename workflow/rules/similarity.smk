@@ -22,12 +22,12 @@ rule compare_models:
 
 rule similarity_tables:
     input:
-        all_comparisons(),
+        get_comparisons,
     output:
         similarity=report_table("similarity"),
         spearman=report_table("spearman"),
     log:
-        path("aggregate_log", rule="similarity_tables"),
+        path("dataset_log", rule="similarity_tables"),
     conda:
         ENV
     threads: 1

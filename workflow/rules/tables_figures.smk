@@ -1,26 +1,26 @@
-# Aggregations over every data set: the analysis tables (analyses 4-6) and the figures. Cheap jobs that
-# rerun when a comparison is added; they run on the submitting host (localrules in the Snakefile).
+# Aggregations, one per data set: the analysis tables (analyses 4-6) and the figures. Cheap jobs that rerun
+# when a comparison of their data set is added; they run on the submitting host (localrules in the Snakefile).
 
 
 rule analysis_tables:
     input:
         similarity=rules.similarity_tables.output.similarity,
-        subgroups=all_subgroups(),
-        probes=all_probes(),
-        evaluations=all_evaluations(),
-        regular=all_regular_activations(),
-        datasets=expand(PATHS["dataset"], dataset=datasets()),
+        subgroups=get_all_subgroups,
+        probes=get_all_probes,
+        evaluations=get_evaluations,
+        regular=get_regular_activations,
+        datasets=[PATHS["dataset"]],
     output:
         **tables_of("analysis_tables"),
     log:
-        path("aggregate_log", rule="analysis_tables"),
+        path("dataset_log", rule="analysis_tables"),
     conda:
         ENV
     threads: 1
     resources:
         **job_resources("analysis_tables"),
     params:
-        subgroups={d: subgroup_params(d) for d in datasets()},
+        subgroups=get_subgroups_of_dataset,
     script:
         "../scripts/analysis_tables.py"
 
@@ -32,7 +32,7 @@ rule plot_figures:
     output:
         **figure_outputs("plot_figures"),
     log:
-        path("aggregate_log", rule="plot_figures"),
+        path("dataset_log", rule="plot_figures"),
     conda:
         ENV
     threads: 1
@@ -50,7 +50,7 @@ rule analysis_figures:
     output:
         **figure_outputs("analysis_figures"),
     log:
-        path("aggregate_log", rule="analysis_figures"),
+        path("dataset_log", rule="analysis_figures"),
     conda:
         ENV
     threads: 1
