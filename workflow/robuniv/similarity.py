@@ -166,21 +166,9 @@ def _unit_frobenius(x: torch.Tensor) -> torch.Tensor:
     return x * float(1.0 / torch.sqrt(_sq_norm(x)))
 
 
-# From this size of the cross product on, its nuclear norm comes from the eigenvalues of its float64 Gram
-# matrix: on 2 cores at 2,048 x 2,048 that took half the time of a float32 SVD; against a float64 SVD it errs
-# by < 1e-6 relative even where many singular values are 0 (each returns as ~1e-8 σ_max), as the float32 SVD
-# does (tests/test_similarity.py). Below it, the SVD is as cheap (and the demo's values stay as they were).
-NUCLEAR_EIGH_MIN_SIZE = 512
-
-
 def _nuclear_from_cross(cross: torch.Tensor) -> float:
-    """||C||_* = Σ σ_i(C): for small C singular values in the products' precision (float32 inputs: float32
-    SVD) summed in float64; for large C Σ sqrt(λ_i(CᵀC)) with CᵀC (the smaller side) and λ in float64."""
-    if min(cross.shape) < NUCLEAR_EIGH_MIN_SIZE:
-        return float(torch.linalg.svdvals(cross).to(torch.float64).sum())
-    c = cross.to(torch.float64)
-    gram = c.T @ c if c.shape[1] <= c.shape[0] else c @ c.T
-    return float(torch.linalg.eigvalsh(gram).clamp_min(0).sqrt().sum())
+    # Singular values in the products' precision (float32 inputs: float32 SVD), summed in float64.
+    return float(torch.linalg.svdvals(cross).to(torch.float64).sum())
 
 
 def _gram_sq_norm(x: torch.Tensor) -> torch.Tensor:
