@@ -503,13 +503,14 @@ def make_figures(names, tables: dict, outputs, settings: FigureSettings | None) 
     set_style(settings)
     for name in names:
         fig = FIGURE_MAKERS[name](tables, settings)
-        fig.text(0.5, 0.0, coverage(tables), ha="center", va="top", fontsize=8, color="0.35")
+        # above the title: the notes under the panels stay clear (bbox_inches="tight" takes it in)
+        fig.text(0.5, 1.0, coverage(tables), ha="center", va="bottom", fontsize=8, color="0.35")
         save(fig, {fmt: outputs[f"{name}_{fmt}"] for fmt in settings.formats}, settings)
 
 
 def coverage(tables: dict) -> str:
-    """What a figure's tables cover: their data sets, models and ε (a footer, so that a figure from another
-    study is never taken for this one)."""
+    """What a figure's tables cover: their data sets, models and ε (a line above the title, so that a figure
+    from another study is never taken for this one)."""
     datasets, models, eps = set(), set(), set()
     for frame in tables.values():
         if "dataset" in frame:
