@@ -12,7 +12,7 @@ import yaml
 from robuniv import config as rc
 from robuniv import jobs
 from robuniv import settings as st
-from robuniv.data import DataError, check_content, content_digest
+from robuniv.data import DataError, check_content, content_digest, open_splits
 from test_data import write_cifar_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ def test_moved_data_keeps_its_digest_and_other_data_is_refused(tmp_path):
     source = {"source": "cifar10", "path": str(tmp_path / "old")}
     summary = tmp_path / "dataset.json"
     jobs.prepare_dataset(source, "c10", summary)
-    assert json.loads(summary.read_text())["content_digest"] == content_digest(source)
+    assert json.loads(summary.read_text())["content_digest"] == content_digest(open_splits(source))
 
     shutil.copytree(tmp_path / "old", tmp_path / "moved")
     moved = {"source": "cifar10", "path": str(tmp_path / "moved")}
@@ -118,7 +118,7 @@ def _rewrite_test_batch(root, change):
 def test_digest_sees_a_label_and_the_sampled_images(tmp_path, change):
     write_cifar_fixture(tmp_path)
     source = {"source": "cifar10", "path": str(tmp_path)}
-    before = content_digest(source)
+    before = content_digest(open_splits(source))
 
     def edit(entry):
         if change == "label":
@@ -127,4 +127,4 @@ def test_digest_sees_a_label_and_the_sampled_images(tmp_path, change):
             entry["data"][0 if change == "first image" else -1, 0] ^= 1  # one pixel of one channel
 
     _rewrite_test_batch(tmp_path, edit)
-    assert content_digest(source) != before
+    assert content_digest(open_splits(source)) != before

@@ -322,7 +322,3 @@ class JobSettings:
     def evaluation(self) -> st.EvaluationSettings:
         return st.from_params(st.EvaluationSettings, self.params.evaluation,
                               evaluation_settings(self.config, self.dataset))
-
-    def section(self, cls, params):
-        """A section without execution fields (inversion, similarity, subgroups, probes) from its params."""
-        return st.from_params(cls, params)

@@ -529,13 +529,17 @@ def iter_images(dataset: Dataset, indices, batch_size: int):
         yield np.arange(start, start + len(chunk)), images, labels
 
 
-def content_digest(source_settings: Mapping[str, Any], samples: int = 3) -> str:
-    """A cheap fingerprint of a data set's content, independent of where it lies: per split, its size, every
-    label and ``samples`` evenly spaced images (unaugmented). Moved data keeps its digest; other data, a
-    changed class list or another split does not."""
+def open_splits(source_settings: Mapping[str, Any]) -> dict[str, Dataset]:
+    """Every split of a data set, unaugmented, by name."""
+    return {split: open_split(source_settings, split) for split in SPLITS}
+
+
+def content_digest(splits: Mapping[str, Dataset], samples: int = 3) -> str:
+    """A cheap fingerprint of a data set's content (``splits``: :func:`open_splits`), independent of where it
+    lies: per split, its size, every label and ``samples`` evenly spaced images. Moved data keeps its digest;
+    other data, a changed class list or another split does not."""
     digest = hashlib.sha256()
-    for split in SPLITS:
-        data = open_split(source_settings, split)
+    for split, data in splits.items():
         labels = np.ascontiguousarray(labels_of(data), dtype=np.int64)
         digest.update(f"{split}:{len(labels)}:".encode())
         digest.update(labels.tobytes())
@@ -553,8 +557,9 @@ def check_content(source_settings: Mapping[str, Any], summary_path) -> None:
     recorded = json.loads(Path(summary_path).read_text()).get("content_digest")
     if recorded is None:  # a summary from before digests were recorded: nothing to compare
         return
-    where = ", ".join(f"{k}: {source_settings[k]}" for k in ("path",) if k in source_settings)
-    if content_digest(source_settings) != recorded:
-        raise DataError(f"the data at {where or source_settings.get('source')} is not the data {summary_path} was "
+    if content_digest(open_splits(source_settings)) != recorded:
+        locations = get_source(source_settings["source"]).locations
+        where = ", ".join(f"{k}: {source_settings[k]}" for k in locations if k in source_settings)
+        raise DataError(f"the data at {where or source_settings['source']} is not the data {summary_path} was "
                         "made from (other images, labels or splits); point the data set back at it, or delete "
                         f"{summary_path} to recompute everything made from it")

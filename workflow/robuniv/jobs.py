@@ -61,17 +61,18 @@ def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: st.Mod
 
 def prepare_dataset(source: dict, dataset: str, out) -> dict:
     """Check both splits of a data set and write its summary (sizes, classes, normalisation)."""
-    from .data import content_digest, labels_of, source_info_of
+    from .data import content_digest, labels_of, open_splits, source_info_of
     from .runtime import write_json
 
     info = source_info_of(source)
+    splits = open_splits(source)
     summary = {"dataset": dataset, "source": source["source"], "num_classes": info.num_classes,
                "image_size": info.image_size, "model_variant": info.variant,
                "mean": list(info.mean), "std": list(info.std),
                # what later jobs compare the data with (the data may move; its content may not change)
-               "content_digest": content_digest(source)}
-    for split in ("train", "eval"):
-        labels = labels_of(open_split(source, split))
+               "content_digest": content_digest(splits)}
+    for split, data in splits.items():
+        labels = labels_of(data)
         summary[f"n_{split}"] = int(len(labels))
         summary[f"n_classes_{split}"] = int(len(set(labels.tolist())))
         log.info("%s split: %d images, %d classes", split, len(labels), summary[f"n_classes_{split}"])
@@ -137,15 +138,14 @@ def train(source: dict, model: st.ModelSettings, settings: st.TrainSettings, *, 
     from .sources import what_it_is
     from .training import seed_everything, train_model
 
+    if summary is not None:  # once, before any DDP rank starts
+        check_content(source, summary)
     if settings.gpus > 1 and not distributed.under_torchrun():  # DDP: this function again on every rank
         training = st.as_params(settings) | {k: getattr(settings, k) for k in st.execution_fields(st.TrainSettings)}
         return distributed.launch("robuniv.jobs:train_on_rank", dict(
             source=source, model=st.as_params(model), training=training, dataset=dataset,
             model_name=model_name, out=str(out), resume=None if resume is None else str(resume),
-            device=None if device is None else str(device), summary=None if summary is None else str(summary)),
-            settings.gpus)
-    if summary is not None:
-        check_content(source, summary)
+            device=None if device is None else str(device)), settings.gpus)
     spec = model_spec(source, model)
     train_set = open_split(source, "train", augment=settings.augment)
     seed_everything(settings.seed)  # the initial weights depend on the model's seed only

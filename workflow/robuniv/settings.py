@@ -248,8 +248,7 @@ def from_params(cls, params: Optional[Mapping[str, Any]], execution=None):
         return settings
     if not isinstance(execution, cls):
         raise TypeError(f"execution settings must be a {cls.__name__}, got {type(execution).__name__}")
-    return dataclasses.replace(settings, **{f.name: getattr(execution, f.name) for f in fields(cls)
-                                            if role(f) == EXECUTION})
+    return dataclasses.replace(settings, **{name: getattr(execution, name) for name in execution_fields(cls)})
 
 
 def execution_fields(cls) -> list[str]:
