@@ -570,7 +570,7 @@ def _(tmp, fx, mp):
     def thunk():
         jobs.extract_activations(fx.ckpt_b, fx.inputs, SOURCE, MODEL_B, DS, dataset="digits", model_name="b",
                                  eps=0, input_set="inverted-a", out=out, images=path, device="cpu")
-    return thunk, rf"{esc(path)}: expected 40 inverted images"
+    return thunk, rf"{esc(path)}: dataset 'loss' has 40 rows, expected 10"
 
 
 @case("NaN in activations", "hdf5", H5Error)

@@ -194,6 +194,8 @@ def write_inverted(path, n=5, value=128):
     with h5py.File(path, "w") as fh:
         fh["images"] = np.full((n, 3, 8, 8), value, dtype=np.uint8)
         fh["loss"] = np.linspace(0.1, 0.5, n)
+        fh["target_index"], fh["seed_index"] = np.arange(n), np.arange(n)[::-1]
+        fh.attrs["shard_rows"] = [0, n]
 
 
 def test_inversion_figures(tmp_path, monkeypatch):

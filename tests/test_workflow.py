@@ -82,7 +82,8 @@ def test_imagenet1k_plan_follows_table_1(tmp_path):
     assert jobs["train_model"] == 2 + 1 + 3
     models_per_eps = {"0": 7, "0.25": 5, "0.5": 6, "1": 7, "3": 7}
     pairs = {e: n * (n - 1) // 2 for e, n in models_per_eps.items()}
-    assert jobs["evaluate_model"] == jobs["invert_images"] == sum(models_per_eps.values()) == 32
+    assert jobs["evaluate_model"] == sum(models_per_eps.values()) == 32
+    assert jobs["invert_images"] == 32 * 10  # 10,000 targets in shards of 1,000
     # every model on regular images and on every model's inverted images, at its ε
     assert jobs["extract_activations"] == jobs["build_knn_graph"] == sum(n * (1 + n) for n in models_per_eps.values())
     assert jobs["compare_models"] == 3 * sum(pairs.values())  # regular: unordered; inverted: ordered
@@ -184,7 +185,7 @@ def test_adding_a_model_plans_only_its_jobs(finished_small, tmp_path):
         cfg["datasets"]["digits"]["models"]["resnet18_seed1"] = {"arch": "resnet18", "width": 0.125, "seed": 1}
 
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
-    per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 1,
+    per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 3,  # 40 targets in shards of 16
                # the new model on regular, its own and 2 others' inverted images; 2 old models on its inverted
                "extract_activations": 1 + 1 + 2 + 2, "build_knn_graph": 1 + 1 + 2 + 2,
                "compare_models": 2 + 4, "figure_inversions": 1, "compare_subgroups": 2}
@@ -256,6 +257,25 @@ def test_two_studies_in_one_checkout_keep_their_tables(finished_small, tmp_path)
 
 
 @pytest.mark.slow
+def test_one_inversion_job_per_model_gives_the_sharded_runs_results(finished_small, tmp_path):
+    """shard_size 40 (one job per model) instead of 16 (three): only the inversions and what reads them rerun,
+    and every table equals the sharded run's (the batches of 8 align with the shards)."""
+    def one_shard(cfg):
+        cfg["datasets"]["digits"]["inversion"]["shard_size"] = 40
+
+    repo = edited_copy(finished_small, tmp_path, one_shard)
+    jobs = planned_jobs(*TEST_CONFIG, cwd=repo)
+    # per ε: 2 models' inversions, 2 models x 2 inverted input sets of activations and graphs, 2 ordered pairs
+    assert {k: jobs[k] for k in ("invert_images", "extract_activations", "build_knn_graph", "compare_models")} == {
+        "invert_images": 4, "extract_activations": 8, "build_knn_graph": 8, "compare_models": 4}
+    assert "train_model" not in jobs and "compare_subgroups" not in jobs
+    snakemake("-c", "2", *TEST_CONFIG, cwd=repo)
+    assert len(list((repo / "results" / "digits" / "eps1" / "inverted" / "resnet18").glob("targets*.h5"))) == 3 + 1
+    for table in sorted((finished_small / "results" / "digits" / "tables").glob("*.csv")):
+        assert (repo / "results" / "digits" / "tables" / table.name).read_bytes() == table.read_bytes(), table.name
+
+
+@pytest.mark.slow
 def test_changing_the_figure_model_reruns_only_its_figure(finished_small, tmp_path):
     def model(cfg):
         cfg["datasets"]["digits"]["figure_model"] = "vgg16_bn"
@@ -271,7 +291,7 @@ def test_adding_an_eps_plans_only_its_jobs(finished_small, tmp_path):
 
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
     # The probes follow the largest ε by default: the new ε = 2 gets them.
-    assert jobs == {"train_model": 2, "evaluate_model": 2, "invert_images": 2, "extract_activations": 2 * 3,
+    assert jobs == {"train_model": 2, "evaluate_model": 2, "invert_images": 2 * 3, "extract_activations": 2 * 3,
                     "build_knn_graph": 2 * 3, "compare_models": 1 + 2, "figure_inversions": 1, "accuracy_table": 1,
                     "similarity_tables": 1, "plot_figures": 1, "compare_subgroups": 1, "extract_train_features": 2,
                     "train_probe": 2, "analysis_tables": 1, "analysis_figures": 1, "figure_inversions_by_eps": 1,

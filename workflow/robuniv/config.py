@@ -149,6 +149,11 @@ def inversion_settings(config: dict, name: str) -> st.InversionSettings:
     return _section(config, name, "inversion")
 
 
+def inversion_shards(config: dict, name: str) -> list[tuple[int, int]]:
+    """[start, stop) rows of the comparison inputs that each inversion job of data set ``name`` inverts."""
+    return inversion_settings(config, name).shards(dataset_settings(config, name).n_inputs)
+
+
 def similarity_settings(config: dict, name: str) -> st.SimilaritySettings:
     settings = _section(config, name, "similarity")
     n = dataset_settings(config, name).n_inputs

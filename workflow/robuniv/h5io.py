@@ -89,6 +89,83 @@ def read_knn(path) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- checks and readers of derived files
+# What every shard of one model's inversion must share: the model, its checkpoint and the inversion settings.
+INVERSION_RUN_ATTRS = ("dataset", "eps", "model", "checkpoint_sha256", "iterations", "step_size", "momentum",
+                       "tie_channels", "precision")
+
+
+class InvertedImages:
+    """One model's inverted images, read from its shard files (one per inversion job) as one set of rows.
+
+    Checked when opened: each file is an inversion shard (``images``, ``loss``, ``target_index``,
+    ``seed_index``, its rows in the attribute ``shard_rows``); the shards are of one run (the attributes
+    :data:`INVERSION_RUN_ATTRS` agree) and cover the rows 0..N once, in order; with ``pairs`` (the comparison
+    inputs, :func:`read_inputs`), N and every shard's targets and seeds are theirs. Errors name the file.
+    A file without ``shard_rows`` (written before shards) holds all rows.
+    """
+
+    def __init__(self, paths, pairs: Optional[dict] = None):
+        paths = [paths] if isinstance(paths, (str, bytes)) or not isinstance(paths, Iterable) else list(paths)
+        if not paths:
+            raise H5Error("no inverted-image files given")
+        self.shards, run, expected_start = [], None, 0
+        for path in paths:
+            with open_h5(path) as fh:
+                images = _require(fh, path, "images", 4)
+                n = images.shape[0]
+                for name in ("loss", "target_index", "seed_index"):
+                    _require(fh, path, name, 1, n)
+                start, stop = (int(v) for v in fh.attrs.get("shard_rows", (expected_start, expected_start + n)))
+                attrs = {key: fh.attrs.get(key) for key in INVERSION_RUN_ATTRS}
+                indices = {name: fh[name][()] for name in ("target_index", "seed_index")}
+                shape = images.shape[1:]
+            if stop - start != n:
+                raise H5Error(f"{path}: holds {n} images but its shard_rows say [{start}, {stop})")
+            if start != expected_start:
+                what = ("it overlaps rows given before it" if start < expected_start else
+                        f"rows [{expected_start}, {start}) are missing")
+                raise H5Error(f"{path}: its rows start at {start}, expected {expected_start} ({what}); the shards "
+                              "of one inversion must be given in order and cover every row once")
+            if run is None:
+                run, first, self.image_shape = attrs, path, shape
+            else:
+                differ = [k for k in INVERSION_RUN_ATTRS if not _same(attrs[k], run[k])]
+                if differ:
+                    raise H5Error(f"{path}: not of the same inversion as {first} (attributes differ: "
+                                  f"{', '.join(differ)}); rerun the inversion's shards together")
+                if shape != self.image_shape:
+                    raise H5Error(f"{path}: images of shape {shape}, {first} has {self.image_shape}")
+            if pairs is not None:
+                for name, values in indices.items():
+                    expected = np.asarray(pairs[name])[start:stop]
+                    if values.shape != expected.shape or (values != expected).any():
+                        raise H5Error(f"{path}: its {name} differs from the comparison inputs' rows [{start}, {stop})"
+                                      " (inverted from other inputs); rerun the inversion from this inputs.h5")
+            self.shards.append((str(path), start, stop))
+            expected_start = stop
+        self.n, self.attrs = expected_start, run
+        if pairs is not None and self.n != len(pairs["target_index"]):
+            raise H5Error(f"{paths[-1]}: the shards hold {self.n} rows, the comparison inputs "
+                          f"{len(pairs['target_index'])}; some shards are missing or of another inputs.h5")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def read(self, start: int, stop: int, name: str = "images") -> np.ndarray:
+        """Rows [start, stop) of ``images`` or ``loss``, across shard boundaries."""
+        parts = []
+        for path, first, last in self.shards:
+            lo, hi = max(start, first), min(stop, last)
+            if lo < hi:
+                with open_h5(path) as fh:
+                    parts.append(fh[name][lo - first:hi - first])
+        return np.concatenate(parts) if parts else np.empty((0,))
+
+
+def _same(a, b) -> bool:
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
 def _names(act_a: dict, act_b: dict, names: Optional[Sequence[str]]) -> tuple:
     """What errors call the two activation sets: ``names``, else the files they were read from."""
     if names is not None:

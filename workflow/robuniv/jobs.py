@@ -226,8 +226,9 @@ def _tie_channels(settings: st.InversionSettings, source: dict) -> bool:
 
 def invert_images(checkpoint, inputs, source: dict, model: st.ModelSettings, settings: st.InversionSettings,
                   data_settings: st.DatasetSettings, *, dataset: str, model_name: str, eps, out, sha256=None,
-                  device=None) -> float:
-    """Invert the model's representation of every target from its seed; stream batches into HDF5."""
+                  device=None, rows: Optional[Sequence[int]] = None) -> float:
+    """Invert the model's representation of every target (``rows``: of the targets [start, stop), one shard)
+    from its seed; stream batches into HDF5."""
     from tqdm import tqdm
 
     from .h5io import atomic_h5, read_inputs, set_attrs
@@ -238,18 +239,21 @@ def invert_images(checkpoint, inputs, source: dict, model: st.ModelSettings, set
 
     device = device or pick_device()
     pairs = read_inputs(inputs)
+    start, stop = (0, len(pairs["target_index"])) if rows is None else (int(rows[0]), int(rows[1]))
     net = load_model(checkpoint, source, model, sha256).to(device)
     forward = wrap(net, device, data_settings.precision)  # bf16: forward passes under autocast
     tie = _tie_channels(settings, source)
     batches = pair_batches(inputs, pairs, lambda: open_split(source, pairs["pool_split"]), data_settings.batch_size,
-                           device=device, num_workers=data_settings.num_workers)
-    n = len(pairs["target_index"])
-    bar = tqdm(total=n, desc=f"invert {model_name} eps {eps}", mininterval=10)
+                           device=device, num_workers=data_settings.num_workers, rows=(start, stop))
+    n = stop - start
+    bar = tqdm(total=n, desc=f"invert {model_name} eps {eps} rows {start}-{stop}", mininterval=10)
     with atomic_h5(out) as fh:
         set_attrs(fh, {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256),
                        **st.as_params(st.replace(settings, tie_channels=bool(tie))),
                        "objective": "||f(s') - f(x)||_2 / ||f(x)||_2, best iterate",
-                       "precision": data_settings.precision})
+                       "precision": data_settings.precision,
+                       "shard_rows": [start, stop], "n_targets": len(pairs["target_index"]),
+                       "rows": f"rows [{start}, {stop}) of the comparison inputs (target_index, seed_index)"})
         images = losses = None
         for sl, seeds, targets in batches:  # images and losses stay float32
             inverted, loss = invert(forward, seeds, targets, iterations=settings.iterations,
@@ -261,23 +265,23 @@ def invert_images(checkpoint, inputs, source: dict, model: st.ModelSettings, set
             bar.update(sl.stop - sl.start)
             log.info("inverted %d/%d, mean relative loss so far %.4f", sl.stop, n, float(np.mean(losses[: sl.stop])))
         for name in ("target_index", "seed_index", "target_label"):
-            fh[name] = pairs[name]
+            fh[name] = pairs[name][start:stop]
         mean_loss = float(np.mean(losses[()]))
     log.info("mean relative loss %.4f", mean_loss)
     return mean_loss
 
 
-def _inverted_batches(path, labels, targets, batch_size):
-    from .h5io import open_h5
+def _inverted_batches(paths, pairs: dict, batch_size):
+    """(positions, images, labels, target index) of one model's inverted images, read from its shards as one set
+    in batches of ``batch_size`` from row 0 (a batch may span two shards)."""
+    from .h5io import InvertedImages
     from .inversion import from_uint8
 
-    n = len(targets)
-    with open_h5(path) as fh:
-        if "images" not in fh or fh["images"].shape[0] != n:
-            raise ValueError(f"{path}: expected {n} inverted images")
-        for start in range(0, n, batch_size):
-            pos = np.arange(start, min(n, start + batch_size))
-            yield pos, from_uint8(fh["images"][start:pos[-1] + 1]), labels[pos], targets[pos]
+    inverted = InvertedImages(paths, pairs)
+    labels, targets = pairs["target_label"], pairs["target_index"]
+    for start in range(0, len(inverted), batch_size):
+        pos = np.arange(start, min(len(inverted), start + batch_size))
+        yield pos, from_uint8(inverted.read(start, pos[-1] + 1)), labels[pos], targets[pos]
 
 
 def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSettings, data_settings: st.DatasetSettings,
@@ -298,7 +302,7 @@ def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSetting
         batches = target_batches(inputs, pairs, lambda: open_split(source, pairs["pool_split"]), batch_size,
                                  device=device, num_workers=data_settings.num_workers)
     else:
-        batches = _inverted_batches(images, labels, targets, batch_size)
+        batches = _inverted_batches(images, pairs, batch_size)
     attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256), "inputs": input_set,
              "labels": "true class of the target image",
              "index": f"index of the target in the {pairs['pool_split']} split"}
@@ -481,7 +485,8 @@ def plot_figures(names: Sequence[str], table_paths: Mapping, outputs, settings: 
 
 def figure_inversions(inputs, inverted: Mapping, source: dict, settings: st.FigureSettings, *, title: str,
                       outputs: Mapping) -> None:
-    """Seeds, targets and every model's inverted images of one data set and ε (``inverted``: model -> file)."""
+    """Seeds, targets and every model's inverted images of one data set and ε (``inverted``: model -> its
+    inverted-image files, the shards in row order)."""
     from .plots import inversion_figure
 
     inversion_figure(inputs, dict(inverted), source, title=title, outputs=dict(outputs), settings=settings)
@@ -489,7 +494,8 @@ def figure_inversions(inputs, inverted: Mapping, source: dict, settings: st.Figu
 
 def figure_inversions_by_eps(inputs, inverted_by_eps: Mapping, source: dict, settings: st.FigureSettings, *,
                              model: str, dataset: str, outputs: Mapping) -> None:
-    """Paper figure 2: one model's inverted images at every ε (``inverted_by_eps``: ε -> file)."""
+    """Paper figure 2: one model's inverted images at every ε (``inverted_by_eps``: ε -> the
+    model's inverted-image files)."""
     from .plots import inversion_eps_figure
 
     inversion_eps_figure(inputs, dict(inverted_by_eps), source, model=model, dataset=dataset, outputs=dict(outputs),

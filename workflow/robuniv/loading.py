@@ -189,29 +189,37 @@ def has_input_images(path) -> bool:
         return TARGET_IMAGES in fh and SEED_IMAGES in fh
 
 
-def _stored_batches(path, names, n, batch_size, device):
+def _stored_batches(path, names, n, batch_size, device, rows=None):
     from .h5io import H5Error, open_h5
 
+    first, last = (0, n) if rows is None else rows
     with open_h5(path) as fh:
         for name in names:
             if fh[name].shape[0] != n:
                 raise H5Error(f"{path}: '{name}' has {fh[name].shape[0]} rows, expected {n}")
-        for start in range(0, n, batch_size):
-            stop = min(n, start + batch_size)
+        for start in range(first, last, batch_size):
+            stop = min(last, start + batch_size)
             yield slice(start, stop), [to_device(torch.from_numpy(fh[name][start:stop]), device) for name in names]
 
 
-def pair_batches(inputs, pairs: dict, pool_fn, batch_size: int, *, device="cpu", num_workers: int = 0):
+def pair_batches(inputs, pairs: dict, pool_fn, batch_size: int, *, device="cpu", num_workers: int = 0,
+                 rows: Optional[tuple[int, int]] = None):
     """(slice, seeds, targets) of the comparison inputs on ``device``, from ``inputs.h5``'s stored images when
-    present, else from the pool (``pool_fn()`` opens it) through DataLoaders."""
+    present, else from the pool (``pool_fn()`` opens it) through DataLoaders. ``rows``: only the pairs
+    [start, stop) (an inversion shard), in batches that start at ``start``; slices count from ``start``."""
     n = len(pairs["target_index"])
+    start, stop = (0, n) if rows is None else rows
+    if not 0 <= start < stop <= n:
+        raise ValueError(f"rows [{start}, {stop}) outside the {n} comparison inputs of {inputs}")
     if has_input_images(inputs):
-        for sl, (seeds, targets) in _stored_batches(inputs, (SEED_IMAGES, TARGET_IMAGES), n, batch_size, device):
-            yield sl, seeds, targets
+        stored = _stored_batches(inputs, (SEED_IMAGES, TARGET_IMAGES), n, batch_size, device, rows=(start, stop))
+        for sl, (seeds, targets) in stored:
+            yield slice(sl.start - start, sl.stop - start), seeds, targets
         return
     pool = pool_fn()
-    seeds = image_batches(pool, pairs["seed_index"], batch_size, device=device, num_workers=num_workers)
-    targets = image_batches(pool, pairs["target_index"], batch_size, device=device, num_workers=num_workers)
+    seed_index, target_index = pairs["seed_index"][start:stop], pairs["target_index"][start:stop]
+    seeds = image_batches(pool, seed_index, batch_size, device=device, num_workers=num_workers)
+    targets = image_batches(pool, target_index, batch_size, device=device, num_workers=num_workers)
     for (pos, s, _), (_, t, _) in zip(seeds, targets):
         yield slice(int(pos[0]), int(pos[-1]) + 1), s, t
 

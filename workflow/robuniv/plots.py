@@ -579,11 +579,13 @@ def _seeds_and_targets(inputs_path, source: dict, n: int):
     return seeds, targets, k
 
 
-def _read_inverted(path, k: int):
-    from .h5io import open_h5
+def _read_inverted(paths, k: int):
+    """The first ``k`` inverted images and their losses from one model's shard files (or one file)."""
+    from .h5io import InvertedImages
 
-    with open_h5(path) as fh:
-        return fh["images"][:k], fh["loss"][:k]
+    inverted = InvertedImages(paths)
+    k = min(k, len(inverted))
+    return inverted.read(0, k), inverted.read(0, k, "loss")
 
 
 def inversion_figure(inputs_path, inverted_paths: dict, source: dict, *, title: str, outputs: dict,
@@ -602,7 +604,7 @@ def inversion_eps_figure(inputs_path, inverted_paths_by_eps: dict, source: dict,
     """Paper figure 2 for one data set and one model: the same seeds and targets (top rows), then the model's
     inverted image of each target at every ε, one row per ε (ε = 0, the standard model, first).
 
-    ``inverted_paths_by_eps``: {ε as written in the paths ("0", "0.25", …): inverted-images HDF5 file of
+    ``inverted_paths_by_eps``: {ε as written in the paths ("0", "0.25", …): the inverted-image files (shards) of
     ``model`` at that ε}; ``outputs``: {format: path}.
     """
     settings = _settings(settings)

@@ -21,7 +21,8 @@ PATHS = {
     "trained": "results/{dataset}/eps{eps}/models/{model}.ckpt",
     "resume": "results/{dataset}/eps{eps}/models/.resume/{model}.ckpt",
     "evaluation": "results/{dataset}/eps{eps}/eval/{model}.json",
-    "inverted": "results/{dataset}/eps{eps}/inverted/{model}.h5",
+    # one file per shard of a model's targets (inversion.shard_size rows each); downstream reads them as one set
+    "inverted": "results/{dataset}/eps{eps}/inverted/{model}/targets{rows}.h5",
     "activations": "results/{dataset}/eps{eps}/activations/{model}/{inputs}.h5",
     "knn": "results/{dataset}/eps{eps}/knn/{model}/{inputs}.h5",
     "comparison": "results/{dataset}/eps{eps}/similarity/{kind}/{model_a}__{model_b}.csv",
@@ -36,7 +37,7 @@ PATHS = {
     "log": "logs/{dataset}/eps{eps}/{rule}/{job}.log",
     "eps_log": "logs/{dataset}/eps{eps}/{rule}.log",
     "dataset_log": "logs/{dataset}/{rule}.log",
-    "benchmark": "logs/{dataset}/eps{eps}/{rule}/{model}.benchmark.tsv",
+    "benchmark": "logs/{dataset}/eps{eps}/{rule}/{job}.benchmark.tsv",
 }
 
 
@@ -54,8 +55,8 @@ def job_log(rule, job="{model}"):
     return path("log", rule=rule, job=job)
 
 
-def job_benchmark(rule):
-    return path("benchmark", rule=rule)
+def job_benchmark(rule, job="{model}"):
+    return path("benchmark", rule=rule, job=job)
 
 
 wildcard_constraints:
@@ -67,6 +68,7 @@ wildcard_constraints:
     kind="regular|inverted",
     inputs=f"regular|inverted-{rc.NAME_PATTERN}",
     name=r"[A-Za-z0-9_]+",
+    rows=r"\d+-\d+",
 
 
 # ---------------------------------------------------------------- config lookups
@@ -137,6 +139,10 @@ def get_evaluation(wildcards):
 
 def get_inversion(wildcards):
     return as_params(rc.inversion_settings(config, wildcards.dataset))
+
+
+def shard_name(rows):
+    return f"{rows[0]}-{rows[1]}"
 
 
 def get_similarity(wildcards):
@@ -211,7 +217,7 @@ def get_activation_inputs(wildcards):
                 f"input set {wildcards.inputs}: no model {source!r} at ε {wildcards.eps} "
                 f"in datasets.{wildcards.dataset}"
             )
-        files["images"] = path("inverted", dataset=wildcards.dataset, eps=wildcards.eps, model=source)
+        files["images"] = inverted_shards(wildcards.dataset, wildcards.eps, source)
     return files
 
 
@@ -240,11 +246,20 @@ def get_probe_inputs(wildcards):
     return {"train": path("train_features", **fields), "regular": path("activations", inputs="regular", **fields)}
 
 
-def get_inverted_images(wildcards):
+def inverted_shards(dataset, eps, model):
+    """The files of one model's inverted images, one per shard of its targets, in row order."""
     return [
-        path("inverted", dataset=wildcards.dataset, eps=wildcards.eps, model=m)
-        for m in models_at(wildcards.dataset, wildcards.eps)
+        path("inverted", dataset=dataset, eps=eps, model=model, rows=shard_name(rows))
+        for rows in rc.inversion_shards(config, dataset)
     ]
+
+
+def get_inverted_images(wildcards):
+    """Every model's inverted-image files at (data set, ε), by model."""
+    return {
+        f"model:{m}": inverted_shards(wildcards.dataset, wildcards.eps, m)
+        for m in models_at(wildcards.dataset, wildcards.eps)
+    }
 
 
 def get_inversion_models(wildcards):
@@ -259,8 +274,7 @@ def get_figure_model_inversions(wildcards):
     """The figure model's inverted images at each ε it exists at, by ε."""
     model = get_figure_model(wildcards)
     return {
-        e: path("inverted", dataset=wildcards.dataset, eps=e, model=model)
-        for e in rc.model_eps(config, wildcards.dataset, model)
+        f"eps:{e}": inverted_shards(wildcards.dataset, e, model) for e in rc.model_eps(config, wildcards.dataset, model)
     }
 
 

@@ -1,4 +1,6 @@
-# Inversion: one file of inverted images per (data set, ε, model).
+# Inversion: per (data set, ε, model), one job and file per shard of the targets (inversion.shard_size rows,
+# named by its rows [start, stop)), so no job outgrows an hour at ImageNet scale; extraction and figures read
+# a model's shards as one set.
 
 
 rule invert_images:
@@ -8,9 +10,9 @@ rule invert_images:
     output:
         PATHS["inverted"],
     log:
-        job_log("invert_images"),
+        job_log("invert_images", "{model}/targets{rows}"),
     benchmark:
-        job_benchmark("invert_images")
+        job_benchmark("invert_images", "{model}/targets{rows}")
     conda:
         ENV
     threads: rule_threads("invert_images")

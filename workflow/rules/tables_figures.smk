@@ -64,8 +64,8 @@ rule analysis_figures:
 
 rule figure_inversions:
     input:
+        unpack(get_inverted_images),
         inputs=rules.prepare_inputs.output[0],
-        inverted=get_inverted_images,
     output:
         **per_dataset_figure_outputs("inversion_figure", "../report/inversions.rst"),
     log:

@@ -6,7 +6,8 @@ from robuniv.settings import FigureSettings, from_params
 
 setup_job(snakemake.log[0])
 p, w = snakemake.params, snakemake.wildcards
-jobs.figure_inversions(snakemake.input.inputs, dict(zip(p.models, snakemake.input.inverted)),
-                       JobSettings(snakemake).source(),
+files = dict(snakemake.input.items())
+inverted = {m: list(files[f"model:{m}"]) for m in p.models}  # each model's shard files, in row order
+jobs.figure_inversions(snakemake.input.inputs, inverted, JobSettings(snakemake).source(),
                        from_params(FigureSettings, p.figures), title=f"{w.dataset}, ε = {w.eps}",
                        outputs=snakemake.output)

@@ -6,7 +6,7 @@ from robuniv.settings import FigureSettings, from_params
 
 setup_job(snakemake.log[0])
 p = snakemake.params
-by_eps = {key: path for key, path in snakemake.input.items() if key != "inputs"}
+by_eps = {key[len("eps:"):]: list(files) for key, files in snakemake.input.items() if key.startswith("eps:")}
 jobs.figure_inversions_by_eps(snakemake.input.inputs, by_eps, JobSettings(snakemake).source(),
                               from_params(FigureSettings, p.figures),
                               model=p.model, dataset=snakemake.wildcards.dataset, outputs=snakemake.output)

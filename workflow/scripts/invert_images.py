@@ -9,4 +9,4 @@ job, w = JobSettings(snakemake), snakemake.wildcards
 jobs.invert_images(snakemake.input.checkpoint, snakemake.input.inputs, job.source(), job.model(),
                    from_params(InversionSettings, snakemake.params.inversion), job.dataset_settings(),
                    dataset=w.dataset, model_name=w.model, eps=w.eps, out=snakemake.output[0],
-                   sha256=snakemake.params.sha256)
+                   sha256=snakemake.params.sha256, rows=[int(r) for r in w.rows.split("-")])
