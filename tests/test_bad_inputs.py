@@ -640,6 +640,43 @@ def _(tmp, fx, mp):
     return thunk, rf"^{esc(path)}: its inputs differ from {esc(fx.act['a'])}'s"
 
 
+def _compare(fx, tmp, knn_b, summaries=(None, None)):
+    settings = st.SimilaritySettings(jaccard_k=(5,), rtd_trials=1, rtd_batch=10, rtd_seed=0, rtd=False)
+    return lambda: jobs.compare_models(fx.act["a"], fx.act["b"], fx.knn, knn_b, settings, inputs="regular",
+                                       dataset="digits", eps=0, model_a="a", model_b="b", out=tmp / "pair.csv",
+                                       device="cpu", summary_a=summaries[0], summary_b=summaries[1])
+
+
+@case("kNN graph of another model given as model B's", "hdf5", H5Error,
+      before="silently wrong: Jaccard 1.0 (model A's graph against itself)")
+def _(tmp, fx, mp):
+    return _compare(fx, tmp, fx.knn), (rf"^{esc(fx.knn)}: this kNN graph was made from other activations than "
+                                       rf"{esc(fx.act['b'])}")
+
+
+@case("summary of another model given as model B's", "hdf5", H5Error, before="new file (per-model steps)")
+def _(tmp, fx, mp):
+    knn_b, summary_a = tmp / "knn_b.h5", tmp / "summary_a.h5"
+    jobs.build_knn_graph(fx.act["b"], 5, knn_b, device="cpu")
+    jobs.summarise_representations(fx.act["a"], st.SimilaritySettings(rtd=False), summary_a, device="cpu")
+    return _compare(fx, tmp, knn_b, (summary_a, summary_a)), (
+        rf"^{esc(summary_a)}: this summary was made from other activations than {esc(fx.act['b'])}")
+
+
+@case("inverted images from another seed set with the same N", "hdf5", H5Error,
+      before="silently wrong: only the number of images was checked")
+def _(tmp, fx, mp):
+    path = copied(fx.inverted, tmp / "inv.h5")
+    with h5py.File(path, "r+") as fh:
+        fh["seed_index"][3] = fh["seed_index"][3] + 1
+    out = tmp / "act.h5"
+
+    def thunk():
+        jobs.extract_activations(fx.ckpt_b, fx.inputs, SOURCE, MODEL_B, DS, dataset="digits", model_name="b",
+                                 eps=0, input_set="inverted-a", out=out, images=path, device="cpu")
+    return thunk, rf"^{esc(path)}: its seed_index differs from the comparison inputs' rows \[0, 40\)"
+
+
 @case("subgroup comparison of mismatched inputs names the files", "hdf5", ValueError,
       before="unclear: 'act_b: its inputs differ from act_a's'")
 def _(tmp, fx, mp):

@@ -1,4 +1,5 @@
 """Similarity measures against independent float64 references written from the definitions."""
+import dataclasses
 import itertools
 import math
 
@@ -370,3 +371,30 @@ def test_compare_pair_adds_the_prediction_measures():
     assert out["jsd_sim"] == S.jsd_sim(a[:, :5], b[:, :5])
     assert out["cka"] == S.compare_representations(a, b, ks=(5,), with_rtd=False)["cka"]
 
+
+
+def test_per_model_summaries_give_the_pairs_values_bit_for_bit():
+    """netrep's split: norms and RTD distances computed once per model give exactly the pair's own values;
+    summaries of another dtype or other RTD settings are not used (the values stay the pair's own)."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((240, 30)).astype(np.float32)
+    b = (a @ rng.standard_normal((30, 20)) + rng.standard_normal((240, 20))).astype(np.float32)
+    options = dict(ks=(5, 10), rtd_trials=2, rtd_batch=80, rtd_seed=1, rtd_jobs=1)
+    reference = S.compare_representations(a, b, **options)
+    summaries = tuple(S.summarise(x, rtd_trials=2, rtd_batch=80, rtd_seed=1) for x in (a, b))
+    assert S.compare_representations(a, b, summaries=summaries, **options) == reference
+    other_rtd = tuple(S.summarise(x, rtd_trials=3, rtd_batch=80, rtd_seed=1) for x in (a, b))
+    assert other_rtd[0].rtd_distances(2, 80, 1) is None
+    assert S.compare_representations(a, b, summaries=other_rtd, **options) == reference
+    as_float64 = tuple(S.summarise(x.astype(np.float64)) for x in (a, b))  # another dtype: recomputed
+    assert S.compare_representations(a, b, summaries=as_float64, **{**options, "with_rtd": False}) == {
+        k: v for k, v in reference.items() if k != "rtd"}
+    # a summary whose values are not the pair's would change the result: the summaries are really read
+    wrong = (dataclasses.replace(summaries[0], gram_sq_norm=summaries[0].gram_sq_norm * 4), summaries[1])
+    assert S.compare_representations(a, b, summaries=wrong, **options)["cka"] == pytest.approx(reference["cka"] / 2)
+    with pytest.raises(ValueError, match="the summary of reps_a is of 240 inputs, the pair has 239"):
+        S.compare_representations(a[1:], b[1:], summaries=summaries, **options)
+    distances = S.rtd_distances(a, 2, 80, 1)
+    assert distances.shape == (2, 80, 80) and np.array_equal(distances, summaries[0].rtd["distances"])
+    with pytest.raises(ValueError, match=r"distances_a has shape \(2, 80, 80\), expected \(3, 80, 80\)"):
+        S.rtd(a, b, trials=3, batch=80, seed=1, n_jobs=1, distances_a=distances)

@@ -58,6 +58,26 @@ def test_compare_models_rows_and_values(tmp_path):
     assert set(regular.source) == {""} and "rtd" not in set(regular.measure)
 
 
+def test_compare_models_with_per_model_summaries_writes_the_same_table(tmp_path):
+    """The summaries (per-model steps, float32 activations as the workflow writes them) change no value."""
+    a, b = (activations(seed) for seed in (1, 2))
+    for act in (a, b):
+        act["representations"] = act["representations"].astype(np.float32)
+        act["logits"] = act["logits"].astype(np.float32)
+    files = pair_files(tmp_path, a, b)
+    plain = jobs.compare_models(**files, settings=SETTINGS, inputs="regular", dataset="d", eps=0, model_a="m1",
+                                model_b="m2", out=tmp_path / "plain.csv", threads=1, device="cpu")
+    for name in ("a", "b"):
+        jobs.summarise_representations(files[f"act_{name}"], SETTINGS, tmp_path / f"summary_{name}.h5", device="cpu")
+    with h5py.File(tmp_path / "summary_a.h5") as fh:
+        assert fh["rtd_distances"].shape == (1, 20, 20) and fh.attrs["dtype"] == "float32"
+    summarised = jobs.compare_models(**files, settings=SETTINGS, inputs="regular", dataset="d", eps=0, model_a="m1",
+                                     model_b="m2", out=tmp_path / "summarised.csv", threads=1, device="cpu",
+                                     summary_a=tmp_path / "summary_a.h5", summary_b=tmp_path / "summary_b.h5")
+    assert summarised.equals(plain)
+    assert (tmp_path / "summarised.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+
+
 def test_compare_models_rejects_different_inputs(tmp_path):
     files = pair_files(tmp_path, activations(1), activations(2, index=np.arange(1, 61)))
     with pytest.raises(ValueError, match=r"b.h5: its inputs differ from .*a.h5's"):

@@ -43,7 +43,8 @@ def test_dry_run_of_demo_plans_every_stage(tmp_path):
     jobs = planned_jobs(cwd=repo)
     assert jobs == {"prepare_dataset": 1, "prepare_inputs": 1, "train_model": 12, "evaluate_model": 12,
                     "accuracy_table": 1, "invert_images": 12, "extract_activations": 4 * 3 * (1 + 3),
-                    "build_knn_graph": 4 * 3 * (1 + 3), "compare_models": 4 * (3 + 6), "similarity_tables": 1,
+                    "build_knn_graph": 4 * 3 * (1 + 3), "summarise_representations": 4 * 3 * (1 + 3),
+                    "compare_models": 4 * (3 + 6), "similarity_tables": 1,
                     "plot_figures": 1, "figure_inversions": 4, "compare_subgroups": 4 * 3,
                     "extract_train_features": 3, "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1,
                     "figure_inversions_by_eps": 1, "all": 1}
@@ -85,7 +86,7 @@ def test_imagenet1k_plan_follows_table_1(tmp_path):
     assert jobs["evaluate_model"] == sum(models_per_eps.values()) == 32
     assert jobs["invert_images"] == 32 * 10  # 10,000 targets in shards of 1,000
     # every model on regular images and on every model's inverted images, at its ε
-    assert jobs["extract_activations"] == jobs["build_knn_graph"] == sum(n * (1 + n) for n in models_per_eps.values())
+    assert jobs["extract_activations"] == jobs["build_knn_graph"] == jobs["summarise_representations"] == sum(n * (1 + n) for n in models_per_eps.values())
     assert jobs["compare_models"] == 3 * sum(pairs.values())  # regular: unordered; inverted: ordered
     assert jobs["compare_subgroups"] == pairs["0"] + pairs["3"]  # paper figure 5: ε = 0 vs 3
     assert jobs["extract_train_features"] == jobs["train_probe"] == 7  # at ε = 3
@@ -188,6 +189,7 @@ def test_adding_a_model_plans_only_its_jobs(finished_small, tmp_path):
     per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 3,  # 40 targets in shards of 16
                # the new model on regular, its own and 2 others' inverted images; 2 old models on its inverted
                "extract_activations": 1 + 1 + 2 + 2, "build_knn_graph": 1 + 1 + 2 + 2,
+               "summarise_representations": 1 + 1 + 2 + 2,
                "compare_models": 2 + 4, "figure_inversions": 1, "compare_subgroups": 2}
     expected = {rule: 2 * n for rule, n in per_eps.items()}
     expected.update(accuracy_table=1, similarity_tables=1, plot_figures=1, all=1, extract_train_features=1,
@@ -266,8 +268,9 @@ def test_one_inversion_job_per_model_gives_the_sharded_runs_results(finished_sma
     repo = edited_copy(finished_small, tmp_path, one_shard)
     jobs = planned_jobs(*TEST_CONFIG, cwd=repo)
     # per ε: 2 models' inversions, 2 models x 2 inverted input sets of activations and graphs, 2 ordered pairs
-    assert {k: jobs[k] for k in ("invert_images", "extract_activations", "build_knn_graph", "compare_models")} == {
-        "invert_images": 4, "extract_activations": 8, "build_knn_graph": 8, "compare_models": 4}
+    rules = ("invert_images", "extract_activations", "build_knn_graph", "summarise_representations", "compare_models")
+    assert {k: jobs[k] for k in rules} == {"invert_images": 4, "extract_activations": 8, "build_knn_graph": 8,
+                                           "summarise_representations": 8, "compare_models": 4}
     assert "train_model" not in jobs and "compare_subgroups" not in jobs
     snakemake("-c", "2", *TEST_CONFIG, cwd=repo)
     assert len(list((repo / "results" / "digits" / "eps1" / "inverted" / "resnet18").glob("targets*.h5"))) == 3 + 1
@@ -292,7 +295,7 @@ def test_adding_an_eps_plans_only_its_jobs(finished_small, tmp_path):
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
     # The probes follow the largest ε by default: the new ε = 2 gets them.
     assert jobs == {"train_model": 2, "evaluate_model": 2, "invert_images": 2 * 3, "extract_activations": 2 * 3,
-                    "build_knn_graph": 2 * 3, "compare_models": 1 + 2, "figure_inversions": 1, "accuracy_table": 1,
+                    "build_knn_graph": 2 * 3, "summarise_representations": 2 * 3, "compare_models": 1 + 2, "figure_inversions": 1, "accuracy_table": 1,
                     "similarity_tables": 1, "plot_figures": 1, "compare_subgroups": 1, "extract_train_features": 2,
                     "train_probe": 2, "analysis_tables": 1, "analysis_figures": 1, "figure_inversions_by_eps": 1,
                     "all": 1}

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from .h5io import atomic_h5, set_attrs
+from .h5io import atomic_h5, content_sha256, set_attrs
 from .precision import autocast
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ def write_activations(model, batches: Iterable, path, *, n: int, attrs: dict, de
         reps.attrs["description"] = "input of the final linear classifier (penultimate representation)"
         if logits:
             out_logits.attrs["description"] = "outputs of the final linear classifier"
+        if logits:  # comparison inputs (N rows): what their kNN graphs and summaries record and are checked against
+            fh.attrs["content_sha256"] = content_sha256(reps[()], out_logits[()], index[()])
     seconds = time.perf_counter() - start
     log.info("%s: %d inputs in %.1f s (%.1f img/s, %s)", Path(path).name, n, seconds, n / max(seconds, 1e-9),
              precision)

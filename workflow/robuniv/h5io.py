@@ -4,6 +4,7 @@ so a killed job never leaves a file that looks finished; read back with checks t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from typing import Iterable, Iterator, Optional, Sequence
 
 import h5py
@@ -80,12 +81,80 @@ def read_activations(path, *, check_finite: bool = True) -> dict:
     return out
 
 
-def read_knn(path) -> np.ndarray:
+def content_sha256(representations: np.ndarray, logits: Optional[np.ndarray], index: np.ndarray) -> str:
+    """What identifies an activation file's content: sha256 of its representations, logits and index."""
+    digest = hashlib.sha256()
+    for array in (representations, logits, index):
+        if array is not None:
+            digest.update(str((array.dtype.str, array.shape)).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def activations_id(act: dict) -> str:
+    """The ``content_sha256`` an activation file recorded when written (computed for older files)."""
+    recorded = act["attrs"].get("content_sha256")
+    if recorded:
+        return str(recorded)
+    return content_sha256(act["representations"], act.get("logits"), act["index"])
+
+
+def check_derived(path, recorded: dict, act: dict, what: str) -> None:
+    """H5Error naming ``path`` unless the file derived from an activation file (``recorded``: its attributes)
+    says it was made from the content of ``act``."""
+    made_from = recorded.get("activations_sha256")
+    if made_from is not None and str(made_from) != activations_id(act):
+        raise H5Error(f"{path}: this {what} was made from other activations than {act.get('path', 'these')} "
+                      f"(recorded {recorded.get('activations', '?')}); rerun the job that makes it")
+
+
+def read_knn(path, activations: Optional[dict] = None) -> np.ndarray:
+    """A kNN graph; with ``activations`` (:func:`read_activations`), checked to be of those activations."""
     with open_h5(path) as fh:
         graph = _require(fh, path, "knn", 2)[()]
+        attrs = dict(fh.attrs)
     if not np.issubdtype(graph.dtype, np.integer):
         raise H5Error(f"{path}: 'knn' holds {graph.dtype}, expected integer neighbour indices")
+    if activations is not None:
+        check_derived(path, attrs, activations, "kNN graph")
+        n = len(activations["index"])
+        if graph.shape[0] != n:
+            raise H5Error(f"{path}: a kNN graph of {graph.shape[0]} inputs, the activations have {n}")
     return graph
+
+
+def write_summary(path, summary, *, activations: dict) -> None:
+    """A :class:`robuniv.similarity.RepresentationSummary` with what it was made from."""
+    with atomic_h5(path) as fh:
+        set_attrs(fh, {"n": summary.n, "dtype": summary.dtype, "sq_norm": summary.sq_norm,
+                       "gram_sq_norm": summary.gram_sq_norm, "activations": activations.get("path", ""),
+                       "activations_sha256": activations_id(activations),
+                       "description": "per-model steps of the pair measures: of the column-centred "
+                                      "representation X, ||X||^2, ||X^T X||^2, squared row norms, RTD distances"})
+        fh["sq_row_norms"] = summary.sq_row_norms
+        if summary.rtd is not None:
+            fh["rtd_distances"] = summary.rtd["distances"]
+            set_attrs(fh["rtd_distances"], {key: summary.rtd[key] for key in ("trials", "batch", "seed")} |
+                      {"description": "trials x batch x batch Euclidean distances / their 0.9-quantile"})
+
+
+def read_summary(path, activations: dict):
+    """The summary at ``path``, checked to be of ``activations`` (:func:`read_activations`)."""
+    from .similarity import RepresentationSummary
+
+    with open_h5(path) as fh:
+        attrs = dict(fh.attrs)
+        missing = [k for k in ("n", "dtype", "sq_norm", "gram_sq_norm", "activations_sha256") if k not in attrs]
+        if missing:
+            raise H5Error(f"{path}: not a representation summary (attributes missing: {', '.join(missing)})")
+        rows = _require(fh, path, "sq_row_norms", 1, int(attrs["n"]))[()]
+        rtd = None
+        if "rtd_distances" in fh:
+            data = fh["rtd_distances"]
+            rtd = {key: int(data.attrs[key]) for key in ("trials", "batch", "seed")} | {"distances": data[()]}
+    check_derived(path, attrs, activations, "summary")
+    return RepresentationSummary(n=int(attrs["n"]), dtype=str(attrs["dtype"]), sq_norm=float(attrs["sq_norm"]),
+                                 gram_sq_norm=float(attrs["gram_sq_norm"]), sq_row_norms=rows, rtd=rtd)
 
 
 # ---------------------------------------------------------------- checks and readers of derived files

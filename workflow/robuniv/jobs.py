@@ -315,19 +315,39 @@ def build_knn_graph(activations, k: int, out, device=None) -> None:
     """Per-model precomputation (netrep style): one top-k search serves every Jaccard k of every pair."""
     import torch
 
-    from .h5io import atomic_h5, read_activations
+    from .h5io import activations_id, atomic_h5, read_activations
     from .runtime import pick_device
     from .similarity import knn_graph
 
-    reps = read_activations(activations)["representations"]
+    act = read_activations(activations)
+    reps = act["representations"]
     if k >= len(reps):
         raise ValueError(f"kNN k={k} needs more than {len(reps)} inputs ({activations})")
     graph = knn_graph(torch.from_numpy(reps).to(device or pick_device()), k)
     with atomic_h5(out) as fh:
         fh["knn"] = graph
         fh.attrs.update({"k": k, "metric": "cosine of column-centred representations, self excluded",
-                         "order": "most similar first", "activations": str(activations)})
+                         "order": "most similar first", "activations": str(activations),
+                         "activations_sha256": activations_id(act)})
     log.info("%d inputs, representation width %d, kNN k=%d", len(reps), reps.shape[1], k)
+
+
+def summarise_representations(activations, settings: st.SimilaritySettings, out, device=None) -> None:
+    """Per-model steps of the pair measures (netrep style): norms of the centred representation and, with RTD,
+    its distance matrices on the RTD subsets; every pair with this model reads them instead of computing them."""
+    import torch
+
+    from .h5io import read_activations, write_summary
+    from .runtime import pick_device
+    from .similarity import summarise
+
+    act = read_activations(activations)
+    reps = torch.from_numpy(act["representations"]).to(device or pick_device())
+    summary = summarise(reps, rtd_trials=settings.rtd_trials if settings.rtd else None, rtd_batch=settings.rtd_batch,
+                        rtd_seed=settings.rtd_seed, name=str(activations))
+    write_summary(out, summary, activations=act)
+    log.info("%d inputs; RTD distances: %s", summary.n, "none" if summary.rtd is None else
+             f"{summary.rtd['trials']} x {summary.rtd['batch']}")
 
 
 def extract_train_features(checkpoint, source: dict, model: st.ModelSettings, data_settings: st.DatasetSettings, *,
@@ -388,11 +408,13 @@ def train_probes(train_features, regular_activations, settings: st.ProbeSettings
 
 # ---------------------------------------------------------------- comparisons
 def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, *, inputs: str, dataset: str, eps,
-                   model_a: str, model_b: str, out, threads: Optional[int] = None, device=None):
-    """Every measure of one model pair on one input set (regular, or model A's inverted images) as tidy rows."""
+                   model_a: str, model_b: str, out, threads: Optional[int] = None, device=None, summary_a=None,
+                   summary_b=None):
+    """Every measure of one model pair on one input set (regular, or model A's inverted images) as tidy rows.
+    ``summary_a``/``summary_b``: the models' :func:`summarise_representations` files (per-model steps)."""
     import torch
 
-    from .h5io import check_same_inputs, read_activations, read_knn
+    from .h5io import check_same_inputs, read_activations, read_knn, read_summary
     from .runtime import pick_device
     from .similarity import compare_pair
     from .tables import similarity_rows, write_csv
@@ -401,11 +423,15 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
     check_same_inputs(a, b)
     device = device or pick_device()
     reps_a, reps_b = (torch.from_numpy(np.ascontiguousarray(x["representations"])).to(device) for x in (a, b))
+    graphs = read_knn(knn_a, a), read_knn(knn_b, b)  # each checked to be of its model's activations
+    summaries = None
+    if summary_a is not None and summary_b is not None:
+        summaries = (read_summary(summary_a, a), read_summary(summary_b, b))
     try:
         values = compare_pair(a["logits"], b["logits"], reps_a, reps_b, ks=settings.jaccard_k,
-                              graphs_a=read_knn(knn_a), graphs_b=read_knn(knn_b), rtd_trials=settings.rtd_trials,
+                              graphs_a=graphs[0], graphs_b=graphs[1], rtd_trials=settings.rtd_trials,
                               rtd_batch=settings.rtd_batch, rtd_seed=settings.rtd_seed, with_rtd=settings.rtd,
-                              rtd_jobs=threads)
+                              rtd_jobs=threads, summaries=summaries)
     except ValueError as err:
         raise ValueError(f"comparing {act_a} with {act_b}: {err}") from err
     frame = similarity_rows(values, dataset=dataset, eps=float(eps), inputs=inputs,

@@ -5,13 +5,15 @@ Heavy products run in the input's precision on its device; means, norms and sums
 so a float32 input gives the float64 answer up to float32 rounding of the products.
 
 Per-model work is separate from per-pair work (as in netrep): :func:`knn_graph` is computed once per
-model (one top-500 search serves every k) and :func:`jaccard_from_graphs` is the cheap pair step.
+model (one top-500 search serves every k) and :func:`jaccard_from_graphs` is the cheap pair step;
+:func:`summarise` (Gram and row norms, RTD distances) is computed once per model and passed to the pairs.
 """
 from __future__ import annotations
 
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Iterable, Optional, Sequence
 
@@ -24,7 +26,8 @@ from . import measures as M
 LN2 = math.log(2.0)
 
 __all__ = ["agreement", "jsd_sim", "cka", "procrustes_sim", "procrustes_distance", "procrustes_nuclear_norm",
-           "jaccard", "knn_graph", "jaccard_from_graphs", "jaccard_curve", "rtd", "rtd_cross_barcode", "PairSteps",
+           "jaccard", "knn_graph", "jaccard_from_graphs", "jaccard_curve", "rtd", "rtd_distances", "rtd_cross_barcode",
+           "RepresentationSummary", "summarise", "PairSteps",
            "FAMILIES", "family", "compute", "compare_representations", "compare_pair"]
 
 
@@ -369,12 +372,33 @@ def rtd_subsets(n: int, trials: int, batch: int, seed: int) -> list[np.ndarray]:
     return [np.sort(rng.choice(n, size=batch, replace=False)) for _ in range(trials)]
 
 
-def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_jobs: Optional[int] = None) -> float:
+def rtd_distances(reps, trials: int = 10, batch: int = 500, seed: int = 0) -> np.ndarray:
+    """One model's part of :func:`rtd`: the normalised distance matrices (trials × batch × batch, float64) of
+    its inputs in each seeded subset (:func:`rtd_subsets`). Computed once per model, they serve every pair."""
+    x = _as_tensor(reps, "reps")
+    return np.stack([_normalised_distances(x[torch.as_tensor(s, device=x.device)])
+                     for s in rtd_subsets(x.shape[0], trials, batch, seed)])
+
+
+def _given_or_made(distances, x, trials, batch, seed, name) -> list:
+    if distances is None:
+        return list(rtd_distances(x, trials, batch, seed))
+    distances = np.asarray(distances)
+    if distances.shape != (trials, batch, batch):
+        raise ValueError(f"{name} has shape {distances.shape}, expected {(trials, batch, batch)} "
+                         f"(trials x batch x batch)")
+    return list(distances)
+
+
+def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_jobs: Optional[int] = None,
+        distances_a=None, distances_b=None) -> float:
     """Representation Topology Divergence (Barannikov et al. 2022); 0 = identical, larger = less similar.
 
     Per trial, ``batch`` inputs drawn from ``seed``: Euclidean distance matrices of both spaces, each
     divided by its 0.9-quantile; the sum of H1 bar lengths of the R-cross complex, averaged over both
     directions and the trials. The homology runs in ``n_jobs`` worker processes (default: all cores).
+    ``distances_a``/``distances_b``: each model's :func:`rtd_distances` with the same trials, batch and
+    seed, computed beforehand (the result is the same bit for bit).
     """
     a, b = _pair(reps_a, reps_b)
     n = a.shape[0]
@@ -384,9 +408,8 @@ def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_job
         raise ValueError(f"batch must be an integer >= 2, got {batch!r}")
     if batch > n:
         raise ValueError(f"batch must not exceed the number of inputs (batch={batch}, N={n})")
-    pairs = [(_normalised_distances(a[torch.as_tensor(s, device=a.device)]),
-              _normalised_distances(b[torch.as_tensor(s, device=b.device)]))
-             for s in rtd_subsets(n, trials, batch, seed)]
+    pairs = list(zip(_given_or_made(distances_a, a, trials, batch, seed, "distances_a"),
+                     _given_or_made(distances_b, b, trials, batch, seed, "distances_b")))
     # Both directions of every trial: [[0, D1ᵀ], [D1, min]] and [[0, D2ᵀ], [D2, min]].
     tasks = [(d1, d2) for d1, d2 in pairs] + [(d2, d1) for d1, d2 in pairs]
     workers = min(len(tasks), n_jobs or os.cpu_count() or 1)
@@ -403,17 +426,69 @@ def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_job
     return float(per_trial.mean())
 
 
+# ---------------------------------------------------------------- per-model steps (netrep's fit)
+@dataclass(frozen=True)
+class RepresentationSummary:
+    """What the pair measures need of one model alone, computed once per model and input set (netrep's
+    per-network step) and reused by every pair: of the column-centred representation (in ``dtype``, the
+    dtype its pairs centre in), ||X||², ||XᵀX||² and the squared row norms; with ``rtd``, the
+    :func:`rtd_distances` of its RTD subsets ({"trials", "batch", "seed", "distances"})."""
+
+    n: int
+    dtype: str
+    sq_norm: float
+    gram_sq_norm: float
+    sq_row_norms: np.ndarray
+    rtd: Optional[dict] = None
+
+    def rtd_distances(self, trials: int, batch: int, seed: int) -> Optional[np.ndarray]:
+        """The stored distances when they are of these RTD settings, else None."""
+        if self.rtd is None or (self.rtd["trials"], self.rtd["batch"], self.rtd["seed"]) != (trials, batch, seed):
+            return None
+        return self.rtd["distances"]
+
+
+def summarise(reps, *, rtd_trials: Optional[int] = None, rtd_batch: int = 500, rtd_seed: int = 0,
+              name: str = "reps") -> RepresentationSummary:
+    """The :class:`RepresentationSummary` of one model's representations (RTD distances when ``rtd_trials``;
+    the batch is clamped to the number of inputs, as in the comparisons)."""
+    x = _as_tensor(reps, name)
+    centred = _center(x, name)
+    rtd_part = None
+    if rtd_trials:
+        batch = min(rtd_batch, x.shape[0])
+        rtd_part = {"trials": int(rtd_trials), "batch": int(batch), "seed": int(rtd_seed),
+                    "distances": rtd_distances(x, rtd_trials, batch, rtd_seed)}
+    return RepresentationSummary(n=x.shape[0], dtype=str(centred.dtype).replace("torch.", ""),
+                                 sq_norm=float(_sq_norm(centred)), gram_sq_norm=float(_gram_sq_norm(centred)),
+                                 sq_row_norms=_sq_row_norms(centred).cpu().numpy(), rtd=rtd_part)
+
+
 # ---------------------------------------------------------------- families: one computation, several measures
 class PairSteps:
     """The work that the measures of one pair share, each step computed on first use: the checked inputs,
     the column-centred matrices (in a common dtype), their cross product RᵀR', squared norms and row norms.
-    ``names`` name the inputs in errors."""
+    ``names`` name the inputs in errors. ``summaries``: both models' :class:`RepresentationSummary`; their
+    per-model values replace the pair's own where they were computed in the pair's dtype (then the result is
+    the same bit for bit), and their RTD distances are used where their settings match."""
 
-    def __init__(self, a, b, names=("reps_a", "reps_b")):
+    def __init__(self, a, b, names=("reps_a", "reps_b"), summaries: Optional[Sequence[RepresentationSummary]] = None):
         self.names = names
         self.a, self.b = _pair(a, b, names)
         self.n = self.a.shape[0]
         self._cache: dict = {}
+        if summaries is not None:
+            for summary, name in zip(summaries, names):
+                if summary.n != self.n:
+                    raise ValueError(f"the summary of {name} is of {summary.n} inputs, the pair has {self.n}")
+        self.summaries = summaries
+
+    def _per_model(self, attribute, make):
+        """Both models' value of ``attribute`` from the summaries when they match the pair's dtype, else made."""
+        dtype = str(self.centred[0].dtype).replace("torch.", "")
+        if self.summaries is not None and all(s.dtype == dtype for s in self.summaries):
+            return tuple(torch.as_tensor(getattr(s, attribute), dtype=torch.float64) for s in self.summaries)
+        return tuple(make(x) for x in self.centred)
 
     def _once(self, key, make):
         if key not in self._cache:
@@ -431,15 +506,21 @@ class PairSteps:
 
     @property
     def sq_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._once("sq_norms", lambda: tuple(_sq_norm(x) for x in self.centred))
+        return self._once("sq_norms", lambda: self._per_model("sq_norm", _sq_norm))
 
     @property
     def gram_sq_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._once("gram_sq_norms", lambda: tuple(_gram_sq_norm(x) for x in self.centred))
+        return self._once("gram_sq_norms", lambda: self._per_model("gram_sq_norm", _gram_sq_norm))
 
     @property
     def sq_row_norms(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._once("sq_row_norms", lambda: tuple(_sq_row_norms(x) for x in self.centred))
+        return self._once("sq_row_norms", lambda: self._per_model("sq_row_norms", _sq_row_norms))
+
+    def rtd_distances(self, trials: int, batch: int, seed: int) -> tuple:
+        """Both models' stored RTD distances of these settings, or (None, None)."""
+        if self.summaries is None:
+            return None, None
+        return tuple(s.rtd_distances(trials, batch, seed) for s in self.summaries)
 
 
 # measures.Measure.family -> the function giving that family's measures of one pair (steps, options) -> {name: value}
@@ -495,10 +576,12 @@ def _jaccard_family(steps: PairSteps, options: dict) -> dict:
 
 @family("rtd")
 def _rtd_family(steps: PairSteps, options: dict) -> dict:
-    """RTD with the batch clamped to the number of inputs."""
-    return {M.RTD: rtd(steps.a, steps.b, trials=options.get("rtd_trials", 10),
-                       batch=min(options.get("rtd_batch", 500), steps.n), seed=options.get("rtd_seed", 0),
-                       n_jobs=options.get("rtd_jobs"))}
+    """RTD with the batch clamped to the number of inputs (each model's distances from its summary if stored)."""
+    trials, seed = options.get("rtd_trials", 10), options.get("rtd_seed", 0)
+    batch = min(options.get("rtd_batch", 500), steps.n)
+    distances_a, distances_b = steps.rtd_distances(trials, batch, seed)
+    return {M.RTD: rtd(steps.a, steps.b, trials=trials, batch=batch, seed=seed, n_jobs=options.get("rtd_jobs"),
+                       distances_a=distances_a, distances_b=distances_b)}
 
 
 LOGIT_NAMES = ("logits_a", "logits_b")
@@ -521,15 +604,17 @@ def compute(name: str, reps_a, reps_b, **options) -> float:
 # ---------------------------------------------------------------- all at once
 def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs_a: Optional[np.ndarray] = None,
                             graphs_b: Optional[np.ndarray] = None, rtd_trials: int = 10, rtd_batch: int = 500,
-                            rtd_seed: int = 0, with_rtd: bool = True, rtd_jobs: Optional[int] = None) -> dict:
+                            rtd_seed: int = 0, with_rtd: bool = True, rtd_jobs: Optional[int] = None,
+                            summaries: Optional[Sequence[RepresentationSummary]] = None) -> dict:
     """Every representational measure of one pair, each family of :data:`FAMILIES` in registry order,
     sharing the centring and the cross product RᵀR' (:class:`PairSteps`).
 
-    ``graphs_a``/``graphs_b``: precomputed :func:`knn_graph` results with at least ``max(ks)`` columns.
+    ``graphs_a``/``graphs_b``: precomputed :func:`knn_graph` results with at least ``max(ks)`` columns;
+    ``summaries``: both models' :func:`summarise` results (per-model steps; the values are unchanged).
     Returns {measure name (:mod:`robuniv.measures`): value}: both CKA variants (debiased from 4 inputs on),
     the three Procrustes values, Jaccard@k for each k, and RTD when ``with_rtd``.
     """
-    steps = PairSteps(reps_a, reps_b)
+    steps = PairSteps(reps_a, reps_b, summaries=summaries)
     options = {"ks": ks, "graphs_a": graphs_a, "graphs_b": graphs_b, "rtd_trials": rtd_trials,
                "rtd_batch": rtd_batch, "rtd_seed": rtd_seed, "rtd_jobs": rtd_jobs}
     representation_families = [f for f in M.families(n for n, m in M.MEASURES.items() if m.kind == M.REPRESENTATIONS)

@@ -1,6 +1,7 @@
 # Activations: representations + logits per (data set, ε, model, input set); then, per model and input
-# set, its kNN graph (netrep's per-network step: one top-k search serves every Jaccard k of every pair,
-# and changing a comparison setting reruns only graphs and comparisons, never a forward pass).
+# set, its per-network steps (netrep's fit): the kNN graph (one top-k search serves every Jaccard k of every
+# pair) and the summary (norms of the centred representation, RTD distances), each with only the settings it
+# depends on, so a comparison setting reruns only these steps and the comparisons, never a forward pass.
 
 
 rule extract_activations:
@@ -40,3 +41,21 @@ rule build_knn_graph:
         k=get_knn_k,
     script:
         "../scripts/build_knn_graph.py"
+
+
+rule summarise_representations:
+    input:
+        rules.extract_activations.output[0],
+    output:
+        PATHS["summary"],
+    log:
+        job_log("summarise_representations", "{model}/{inputs}"),
+    conda:
+        ENV
+    threads: rule_threads("summarise_representations")
+    resources:
+        **job_resources("summarise_representations"),
+    params:
+        rtd=get_rtd_settings,
+    script:
+        "../scripts/summarise_representations.py"

@@ -25,6 +25,7 @@ PATHS = {
     "inverted": "results/{dataset}/eps{eps}/inverted/{model}/targets{rows}.h5",
     "activations": "results/{dataset}/eps{eps}/activations/{model}/{inputs}.h5",
     "knn": "results/{dataset}/eps{eps}/knn/{model}/{inputs}.h5",
+    "summary": "results/{dataset}/eps{eps}/summaries/{model}/{inputs}.h5",
     "comparison": "results/{dataset}/eps{eps}/similarity/{kind}/{model_a}__{model_b}.csv",
     "subgroups": "results/{dataset}/eps{eps}/subgroups/{model_a}__{model_b}.csv",
     "train_features": "results/{dataset}/eps{eps}/features_train/{model}.h5",
@@ -222,7 +223,7 @@ def get_activation_inputs(wildcards):
 
 
 def get_comparison_inputs(wildcards):
-    """Activations and kNN graphs of both models: regular images, or A's inverted images for both."""
+    """Activations, kNN graphs and summaries of both models: regular images, or A's inverted images for both."""
     inputs = "regular" if wildcards.kind == "regular" else f"inverted-{wildcards.model_a}"
     fields = dict(dataset=wildcards.dataset, eps=wildcards.eps, inputs=inputs)
     return {
@@ -230,6 +231,8 @@ def get_comparison_inputs(wildcards):
         "act_b": path("activations", model=wildcards.model_b, **fields),
         "knn_a": path("knn", model=wildcards.model_a, **fields),
         "knn_b": path("knn", model=wildcards.model_b, **fields),
+        "summary_a": path("summary", model=wildcards.model_a, **fields),
+        "summary_b": path("summary", model=wildcards.model_b, **fields),
     }
 
 
