@@ -1,27 +1,32 @@
-"""Per-stage throughput of the pipeline, and what the paper's configs cost on one GPU and on a cluster.
+"""Per-stage throughput of the pipeline, and what the paper's configs cost on GPUs and CPU cores.
 
     PYTHONPATH=workflow python benchmarks/pipeline.py --arch resnet50 --device cuda --precision bf16 \
-        --batch 256 [--configs configs/imagenet1k.yaml ...] [--gpus 32]
+        --batch 256 [--configs configs/imagenet1k.yaml ...] [--gpus 32] [--cpu-cores 512] [--cpu-threads 16]
 
-1. Measures, for one architecture, device, precision and batch: training (L2-PGD adversarial, img/s: one
-   image = ``pgd_steps`` attack passes + one training pass), inversion (img·step/s), extraction (img/s) and
-   comparisons/s (agreement, JSDSim, CKA both variants, Procrustes, Jaccard@10 on N×D; RTD is a CPU job of
-   its own and not included).
-2. Estimates the GPU-hours of each stage of each config: the jobs ``snakemake -n --configfile <config>``
-   would run (counted per rule, per architecture from the jobs' wildcards), times the work per job
-   (training: train images × epochs × (1 + PGD steps) forward-backward passes; inversion: N × iterations;
-   extraction: N; evaluation: eval images × (attack steps + 2) per attack; probe features: train images),
-   divided by a ResNet-50 throughput scaled by the architecture's FLOPs. The throughputs used are marked:
-   ``reported`` (measured on an H200 and reported in issue 11, fp32), ``measured`` (this run, when
-   ``--device cuda --arch resnet50`` and ``--use-measured``), ``estimate`` (bf16 targets, extraction and
-   comparison rates derived from the reported ones; no GPU was available when they were written).
+1. GPU stages, for one architecture, device, precision and batch: training (L2-PGD adversarial, img/s: one
+   image = ``pgd_steps`` attack passes + one training pass), inversion (img·step/s) and extraction (img/s).
+2. CPU stages, at the paper's sizes on this machine (N = ``--compare-n`` inputs of D = ``--compare-d``
+   post-ReLU features, ``--cpu-threads`` threads): one kNN-graph job (top-500), one summary job (norms and
+   10 RTD distance matrices of 500 inputs), one comparison job (every measure, RTD's 20 persistent-homology
+   runs in ``--cpu-threads`` processes) and one subgroup job (15 % disagreeing inputs, 20 matched draws).
+   ``--skip-cpu`` leaves them out (their figures are then marked "not measured").
+3. Estimates each stage of each config: the jobs ``snakemake -n --configfile <config>`` would run (counted
+   per rule, per architecture and per inversion shard from the jobs' wildcards), times the work per job
+   (training: train images × epochs × (1 + PGD steps) forward-backward passes; inversion: the shard's
+   targets × iterations; extraction: N; evaluation: eval images × (attack steps + 2) per attack; probe
+   features: train images), divided by a ResNet-50 rate scaled by the architecture's FLOPs. GPU stages are
+   GPU-hours, CPU stages core-hours (seconds × threads). Every rate is marked: ``reported`` (an H200, issue
+   11, fp32), ``measured`` (this run: GPU rates with ``--use-measured``, CPU jobs always unless skipped),
+   ``estimate`` (not measured: bf16 targets, rates derived from others).
 
-The output is a table per config: stage, jobs, work, GPU-hours on one GPU, wall hours on ``--gpus`` GPUs
-(jobs spread over the GPUs; a stage's wall time is at least its longest job), and the source of the rate.
+The output is a table per config: stage, jobs, unit, hours (GPU-h on 1 GPU or CPU core-h), wall hours on
+``--gpus`` GPUs and ``--cpu-cores`` cores (jobs spread over them; a stage's wall time is at least its
+longest job), and the source of the rate.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -40,7 +45,7 @@ from robuniv.attacks import pgd_l2  # noqa: E402
 from robuniv.extract import write_activations  # noqa: E402
 from robuniv.inversion import invert  # noqa: E402
 from robuniv.models import create_model  # noqa: E402
-from robuniv.precision import autocast, wrap  # noqa: E402
+from robuniv.precision import wrap  # noqa: E402
 from robuniv.settings import DatasetSettings, EvaluationSettings, InversionSettings, TrainSettings  # noqa: E402
 
 # ResNet-50 on one H200 (issue 11): fp32 reported, bf16 the targets of issue 11 (estimates until measured).
@@ -52,8 +57,10 @@ REFERENCE = {
 }
 # Forward-only passes are about 3x cheaper than forward+backward: extraction ≈ 3 × inversion img·step/s.
 FORWARD_PER_STEP = 3.0
-COMPARE_SECONDS = 60.0  # one compare_models job (all measures, 10 RTD trials of 500 inputs): estimate
-KNN_SECONDS = 5.0  # one build_knn_graph job (10k x 10k cosine top-500 on a GPU): estimate
+# CPU jobs when not measured (--skip-cpu): estimates, marked as such in the table.
+CPU_ESTIMATES = {"build_knn_graph": 30.0, "summarise_representations": 10.0, "compare_models": 60.0,
+                 "compare_subgroups": 180.0}
+CPU_STAGES = tuple(CPU_ESTIMATES)
 PROBE_SECONDS_PER_EPOCH_PER_MIMG = 2.0  # a linear probe on 1M x 2048 features, per epoch: estimate
 # (train images, eval images, image side) per data set of the paper; CIFAR-10 at 32 px costs ~(32/224)^2.
 DATASETS = {"imagenet1k": (1_281_167, 50_000, 224), "imagenet100": (126_689, 5_000, 224),
@@ -110,20 +117,45 @@ def measure(args) -> dict:
 
         rates["extract"] = args.batch / timed(extract, device, args.batches)
 
-    with torch.no_grad(), autocast(device, args.precision):
-        feats = torch.cat([model.forward_features(x).float() for _ in range(max(1, args.compare_n // args.batch))])
-    ra, rb = feats, feats + 0.1 * torch.randn_like(feats)
-    la, lb = model.forward_head(ra).detach(), model.forward_head(rb).detach()
-
-    def compare():
-        S.agreement(la, lb), S.jsd_sim(la, lb), S.cka(ra, rb), S.cka(ra, rb, debiased=True)
-        S.procrustes_sim(ra, rb)
-        k = min(10, len(ra) - 1)
-        S.jaccard_from_graphs(S.knn_graph(ra, k), S.knn_graph(rb, k), k)
-
-    rates["compare"] = 1.0 / timed(compare, device, args.batches)
-    rates["compare_n"] = len(ra)
     return rates
+
+
+def measure_cpu(args) -> dict:
+    """Wall seconds of one job of each CPU stage at the paper's sizes on this machine (same arrays for all)."""
+    from robuniv.analyses import agreement_mask, subgroup_measures
+    from robuniv.settings import SimilaritySettings, SubgroupSettings
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from similarity import synthetic
+
+    torch.set_num_threads(args.cpu_threads)
+    sim, sub = SimilaritySettings(), SubgroupSettings()
+    a, b = (torch.from_numpy(x) for x in synthetic(args.compare_n, args.compare_d, args.compare_d))
+    width = min(100, a.shape[1])
+    logits_a = a[:, :width] @ torch.randn(width, 1000, generator=torch.Generator().manual_seed(1))
+    logits_b = logits_a.clone()
+    flip = torch.randperm(len(a), generator=torch.Generator().manual_seed(2))[: int(0.15 * len(a))]
+    logits_b[flip] = logits_b[flip].roll(1, dims=1)  # 15 % of the inputs disagree
+    ks = [k for k in sim.jaccard_k if k < len(a)] or [len(a) - 1]  # small N (tests): the ks that fit
+    seconds = {}
+
+    def once(rule, fn):
+        start = time.perf_counter()
+        value = fn()
+        seconds[rule] = time.perf_counter() - start
+        return value
+
+    graphs = once("build_knn_graph", lambda: S.knn_graph(a, ks[-1])), S.knn_graph(b, ks[-1])
+    rtd = dict(rtd_trials=sim.rtd_trials, rtd_batch=sim.rtd_batch, rtd_seed=sim.rtd_seed)
+    summaries = once("summarise_representations", lambda: S.summarise(a, **rtd)), S.summarise(b, **rtd)
+    once("compare_models", lambda: S.compare_pair(logits_a, logits_b, a, b, ks=ks, graphs_a=graphs[0],
+                                                  graphs_b=graphs[1], rtd_jobs=args.cpu_threads,
+                                                  summaries=summaries, **rtd))
+    mask = agreement_mask(logits_a.numpy(), logits_b.numpy())
+    once("compare_subgroups", lambda: subgroup_measures(a.numpy(), b.numpy(), mask, minimum=sub.min_size,
+                                                        k=min(sub.k, ks[-1]),
+                                                        matched_draws=sub.matched_draws, **rtd))
+    return seconds
 
 
 # ---------------------------------------------------------------- job counts of a config
@@ -192,15 +224,17 @@ def _rate(stage: str, precision: str, measured: dict | None):
 
 
 ORDER = ["train_model", "evaluate_model", "invert_images", "extract_activations", "extract_train_features",
-         "build_knn_graph", "compare_models", "compare_subgroups", "train_probe"]
+         "build_knn_graph", "summarise_representations", "compare_models", "compare_subgroups", "train_probe"]
 
 
 GPU_STAGES = ("train_model", "invert_images", "extract_activations", "extract_train_features", "evaluate_model")
 
 
 def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: dict | None = None,
-             config: dict | None = None, train_gpus: int | None = None) -> list[dict]:
-    """GPU-hours per stage of the jobs of one dry run (ResNet-50 rates scaled per architecture)."""
+             config: dict | None = None, train_gpus: int | None = None, cpu_seconds: dict | None = None,
+             cpu_threads: int = 16, cpu_cores: int = 512, cpu_machine: str = "this machine") -> list[dict]:
+    """GPU-hours (GPU stages: ResNet-50 rates scaled per architecture) and CPU core-hours (CPU stages:
+    ``cpu_seconds`` per job measured with ``cpu_threads`` threads, else estimates) per stage of one dry run."""
     config = config or {}
     train = TrainSettings(**{k: v for k, v in (config.get("training") or {}).items() if k in TrainSettings.__dataclass_fields__})
     inversion = InversionSettings(**{k: v for k, v in (config.get("inversion") or {}).items()
@@ -226,6 +260,9 @@ def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: di
             seconds *= (1 + train.attack_steps) / 4 if float(wc.get("eps", 1)) > 0 else 1 / 4
         elif rule == "invert_images":
             rate, src = _rate("invert", precision, measured)
+            if "rows" in wc:  # one shard of the targets
+                start, stop = (int(v) for v in wc["rows"].split("-"))
+                n = stop - start
             seconds = n * inversion.iterations * cost / rate
         elif rule in ("extract_activations", "extract_train_features"):
             rate, src = _rate("extract", precision, measured)
@@ -233,10 +270,11 @@ def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: di
         elif rule == "evaluate_model":
             rate, src = _rate("evaluate", precision, measured)
             seconds = n_eval * (evaluation.attack_steps + 2) * cost / rate
-        elif rule == "compare_models" or rule == "compare_subgroups":
-            seconds, src = COMPARE_SECONDS, "estimate"
-        elif rule == "build_knn_graph":
-            seconds, src = KNN_SECONDS, "estimate"
+        elif rule in CPU_STAGES:
+            if cpu_seconds is not None and rule in cpu_seconds:
+                seconds, src = cpu_seconds[rule], f"measured on {cpu_machine}, {cpu_threads} threads per job"
+            else:
+                seconds, src = CPU_ESTIMATES[rule], "estimate (not measured)"
         elif rule == "train_probe":
             seconds, src = PROBE_SECONDS_PER_EPOCH_PER_MIMG * 30 * n_train / 1e6, "estimate"
         else:
@@ -248,11 +286,17 @@ def estimate(text: str, *, precision: str = "fp32", gpus: int = 32, measured: di
     rows = []
     for rule, seconds in sorted(per_stage.items(), key=lambda kv: ORDER.index(kv[0])):
         total = sum(seconds)
+        if rule in CPU_STAGES:  # jobs of cpu_threads threads side by side on the cores
+            wall = max(total / max(1, cpu_cores // cpu_threads), max(seconds))
+            rows.append({"stage": rule, "jobs": stats.get(rule, len(seconds)), "unit": "CPU core-h",
+                         "hours": total * cpu_threads / 3600, "gpu_hours": 0.0, "wall_hours": wall / 3600,
+                         "source": sources[rule]})
+            continue
         per_job = (train_gpus or train.gpus) if rule == "train_model" else 1
         # Jobs spread over the GPUs; a training job on `per_job` GPUs (DDP) assumed linear (estimate).
         wall = max(total / gpus, max(seconds) / per_job)
-        rows.append({"stage": rule, "jobs": stats.get(rule, len(seconds)), "gpu_hours": total / 3600,
-                     "wall_hours": wall / 3600, "source": sources[rule]})
+        rows.append({"stage": rule, "jobs": stats.get(rule, len(seconds)), "unit": "GPU-h", "hours": total / 3600,
+                     "gpu_hours": total / 3600, "wall_hours": wall / 3600, "source": sources[rule]})
     return rows
 
 
@@ -263,20 +307,35 @@ def print_measured(rates: dict, args) -> None:
     print(f"{'training':<12}{rates['train']:>16.1f}  img/s (PGD-{args.pgd_steps} adversarial)   measured")
     print(f"{'inversion':<12}{rates['invert']:>16.1f}  img*step/s                  measured")
     print(f"{'extraction':<12}{rates['extract']:>16.1f}  img/s                       measured")
-    print(f"{'comparison':<12}{rates['compare']:>16.2f}  pairs/s at N={rates['compare_n']} (no RTD)  measured")
 
 
-def print_estimate(name: str, rows: list[dict], gpus: int, precision: str) -> None:
-    print(f"\n# {name}: ResNet-50 rates scaled by FLOPs per architecture; wall-h: jobs spread over {gpus} GPUs")
-    print(f"{'stage':<24}{'jobs':>6}{'GPU-h (1 GPU)':>15}{f'wall-h ({gpus} GPUs)':>18}  rate")
+def print_cpu(seconds: dict, args) -> None:
+    print(f"\n# measured on {machine()}: one job per CPU stage, N={args.compare_n}, D={args.compare_d}, "
+          f"{args.cpu_threads} threads")
+    for rule, value in seconds.items():
+        print(f"{rule:<28}{value:>10.1f} s")
+
+
+def machine() -> str:
+    import platform
+
+    return f"{platform.node() or 'this machine'} ({os.cpu_count()} cores)"
+
+
+def print_estimate(name: str, rows: list[dict], gpus: int, precision: str, cpu_cores: int = 512) -> None:
+    print(f"\n# {name}: GPU stages: ResNet-50 rates scaled by FLOPs per architecture; CPU stages: per-job seconds "
+          f"x threads; wall-h: jobs spread over {gpus} GPUs and {cpu_cores} CPU cores")
+    print(f"{'stage':<26}{'jobs':>6}{'unit':>12}{'hours':>10}{f'wall-h ({gpus} GPUs)':>18}  rate")
     for r in rows:
-        print(f"{r['stage']:<24}{r['jobs']:>6}{r['gpu_hours']:>15.1f}{r['wall_hours']:>18.2f}  {r['source']}")
-    total = sum(r["gpu_hours"] for r in rows)
+        print(f"{r['stage']:<26}{r['jobs']:>6}{r['unit']:>12}{r['hours']:>10.1f}{r['wall_hours']:>18.2f}  "
+              f"{r['source']}")
+    gpu, cpu = [r for r in rows if r["unit"] == "GPU-h"], [r for r in rows if r["unit"] != "GPU-h"]
     no_train = [r for r in rows if r["stage"] != "train_model"]
-    wall = sum(r["wall_hours"] for r in rows)
-    wall_nt = sum(r["wall_hours"] for r in no_train)
-    print(f"{'total':<24}{'':>6}{total:>15.1f}{wall:>18.2f}  (stages one after another: upper bound)")
-    print(f"{'total without training':<24}{'':>6}{sum(r['gpu_hours'] for r in no_train):>15.1f}{wall_nt:>18.2f}")
+    print(f"{'GPU-h in all':<26}{'':>6}{'GPU-h':>12}{sum(r['hours'] for r in gpu):>10.1f}")
+    print(f"{'CPU core-h in all':<26}{'':>6}{'CPU core-h':>12}{sum(r['hours'] for r in cpu):>10.1f}")
+    print(f"{'wall-h in all':<26}{'':>6}{'':>12}{'':>10}{sum(r['wall_hours'] for r in rows):>18.2f}"
+          "  (stages one after another: upper bound)")
+    print(f"{'wall-h without training':<26}{'':>6}{'':>12}{'':>10}{sum(r['wall_hours'] for r in no_train):>18.2f}")
 
 
 def main(argv=None):
@@ -293,6 +352,11 @@ def main(argv=None):
     parser.add_argument("--pgd-steps", type=int, default=3)
     parser.add_argument("--inversion-steps", type=int, default=20)
     parser.add_argument("--compare-n", type=int, default=10_000)
+    parser.add_argument("--compare-d", type=int, default=2048)
+    parser.add_argument("--cpu-threads", type=int, default=min(16, os.cpu_count() or 1),
+                        help="threads per CPU job (measured with these; default: this machine's cores, at most 16)")
+    parser.add_argument("--cpu-cores", type=int, default=512, help="CPU cores of the cluster in the estimate")
+    parser.add_argument("--skip-cpu", action="store_true", help="do not measure the CPU stages")
     parser.add_argument("--configs", nargs="*", default=["configs/imagenet1k.yaml", "configs/imagenet100.yaml",
                                                          "configs/cifar10.yaml"])
     parser.add_argument("--dry-run-output", nargs="*", default=None,
@@ -305,10 +369,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.backends.cudnn.benchmark = True
 
-    rates = None
+    rates = cpu = None
     if not args.skip_measure:
         rates = measure(args)
         print_measured(rates, args)
+    if not args.skip_cpu:
+        cpu = measure_cpu(args)
+        print_cpu(cpu, args)
     import yaml
 
     for i, config in enumerate(args.configs):
@@ -317,9 +384,10 @@ def main(argv=None):
         for precision in ("fp32", "bf16"):
             rows = estimate(text, precision=precision, gpus=args.gpus, config=cfg,
                             measured=rates if args.use_measured and precision == args.precision else None,
-                            train_gpus=args.train_gpus)
-            print_estimate(f"{config} ({precision})", rows, args.gpus, precision)
-    return rates
+                            train_gpus=args.train_gpus, cpu_seconds=cpu, cpu_threads=args.cpu_threads,
+                            cpu_cores=args.cpu_cores, cpu_machine=machine())
+            print_estimate(f"{config} ({precision})", rows, args.gpus, precision, args.cpu_cores)
+    return (rates or {}) | ({"cpu": cpu} if cpu else {})
 
 
 if __name__ == "__main__":
