@@ -129,9 +129,13 @@ def write_summary(path, summary, *, activations: dict) -> None:
         set_attrs(fh, {"n": summary.n, "dtype": summary.dtype, "sq_norm": summary.sq_norm,
                        "gram_sq_norm": summary.gram_sq_norm, "activations": activations.get("path", ""),
                        "activations_sha256": activations_id(activations),
-                       "description": "per-model steps of the pair measures: of the column-centred "
-                                      "representation X, ||X||^2, ||X^T X||^2, squared row norms, RTD distances"})
+                       "description": "per-model steps of the pair measures: column means and the power-of-"
+                                      "two scale of the centring; of the centred representation X, ||X||^2, "
+                                      "||X^T X||^2, squared row norms; RTD distances"})
         fh["sq_row_norms"] = summary.sq_row_norms
+        if summary.mean is not None:
+            fh["mean"] = summary.mean
+            fh.attrs["scale"] = summary.scale
         if summary.rtd is not None:
             fh["rtd_distances"] = summary.rtd["distances"]
             set_attrs(fh["rtd_distances"], {key: summary.rtd[key] for key in ("trials", "batch", "seed")} |
@@ -152,9 +156,11 @@ def read_summary(path, activations: dict):
         if "rtd_distances" in fh:
             data = fh["rtd_distances"]
             rtd = {key: int(data.attrs[key]) for key in ("trials", "batch", "seed")} | {"distances": data[()]}
+        mean = fh["mean"][()] if "mean" in fh else None
     check_derived(path, attrs, activations, "summary")
     return RepresentationSummary(n=int(attrs["n"]), dtype=str(attrs["dtype"]), sq_norm=float(attrs["sq_norm"]),
-                                 gram_sq_norm=float(attrs["gram_sq_norm"]), sq_row_norms=rows, rtd=rtd)
+                                 gram_sq_norm=float(attrs["gram_sq_norm"]), sq_row_norms=rows, mean=mean,
+                                 scale=float(attrs["scale"]) if mean is not None else None, rtd=rtd)
 
 
 # ---------------------------------------------------------------- checks and readers of derived files

@@ -49,7 +49,9 @@ def _as_tensor(x, name: str, device=None) -> torch.Tensor:
         raise ValueError(f"{name} must be 2-D (inputs x features), got shape {tuple(x.shape)}")
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {tuple(x.shape)})")
-    if not bool(torch.isfinite(x).all()):
+    # A NaN or inf makes the sum non-finite, so a finite sum clears the array in one fast reduction; a
+    # non-finite sum (or an overflow of finite values) gets the element-wise check.
+    if not bool(torch.isfinite(x.sum())) and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or inf")
     return x
 
@@ -75,6 +77,17 @@ def _power_of_two_scale(x: torch.Tensor) -> float:
     return math.ldexp(1.0, -exponent)
 
 
+def _centring(x: torch.Tensor, name: str) -> tuple[torch.Tensor, float, torch.Tensor]:
+    """(column means in the input's dtype, power-of-two scale, centred and scaled copy) of :func:`_center`."""
+    mean = (torch.sum(x, dim=0, keepdim=True, dtype=torch.float64) / x.shape[0]).to(x.dtype)
+    centred = x - mean
+    peak, spread = float(x.abs().max()), float(centred.abs().max())
+    if spread <= 64 * torch.finfo(x.dtype).eps * peak:
+        raise ValueError(f"{name} is constant (zero variance): the similarity is undefined")
+    scale = _power_of_two_scale(centred)
+    return mean, scale, centred.mul_(scale)
+
+
 def _center(x: torch.Tensor, name: str) -> torch.Tensor:
     """Column-centred copy in the input's dtype, rescaled by a power of two to a max |value| near 1.
 
@@ -82,12 +95,12 @@ def _center(x: torch.Tensor, name: str) -> torch.Tensor:
     for any representation scale (1e-200 .. 1e200 in float64). The column sums accumulate in float64.
     A representation is constant when its centred values are within rounding of its magnitude.
     """
-    mean = torch.sum(x, dim=0, keepdim=True, dtype=torch.float64) / x.shape[0]
-    centred = x - mean.to(x.dtype)
-    peak, spread = float(x.abs().max()), float(centred.abs().max())
-    if spread <= 64 * torch.finfo(x.dtype).eps * peak:
-        raise ValueError(f"{name} is constant (zero variance): the similarity is undefined")
-    return centred * _power_of_two_scale(centred)
+    return _centring(x, name)[2]
+
+
+def _recentre(x: torch.Tensor, mean: torch.Tensor, scale: float) -> torch.Tensor:
+    """:func:`_center` from its stored means and scale (the same values bit for bit, two passes)."""
+    return torch.sub(x, mean).mul_(scale)
 
 
 def _sq_norm(x: torch.Tensor) -> torch.Tensor:
@@ -439,6 +452,8 @@ class RepresentationSummary:
     sq_norm: float
     gram_sq_norm: float
     sq_row_norms: np.ndarray
+    mean: Optional[np.ndarray] = None  # (1, D) column means in ``dtype``; with ``scale``, the centring itself
+    scale: Optional[float] = None
     rtd: Optional[dict] = None
 
     def rtd_distances(self, trials: int, batch: int, seed: int) -> Optional[np.ndarray]:
@@ -453,7 +468,7 @@ def summarise(reps, *, rtd_trials: Optional[int] = None, rtd_batch: int = 500, r
     """The :class:`RepresentationSummary` of one model's representations (RTD distances when ``rtd_trials``;
     the batch is clamped to the number of inputs, as in the comparisons)."""
     x = _as_tensor(reps, name)
-    centred = _center(x, name)
+    mean, scale, centred = _centring(x, name)
     rtd_part = None
     if rtd_trials:
         batch = min(rtd_batch, x.shape[0])
@@ -461,7 +476,8 @@ def summarise(reps, *, rtd_trials: Optional[int] = None, rtd_batch: int = 500, r
                     "distances": rtd_distances(x, rtd_trials, batch, rtd_seed)}
     return RepresentationSummary(n=x.shape[0], dtype=str(centred.dtype).replace("torch.", ""),
                                  sq_norm=float(_sq_norm(centred)), gram_sq_norm=float(_gram_sq_norm(centred)),
-                                 sq_row_norms=_sq_row_norms(centred).cpu().numpy(), rtd=rtd_part)
+                                 sq_row_norms=_sq_row_norms(centred).cpu().numpy(), mean=mean.cpu().numpy(),
+                                 scale=scale, rtd=rtd_part)
 
 
 # ---------------------------------------------------------------- families: one computation, several measures
@@ -497,8 +513,15 @@ class PairSteps:
 
     @property
     def centred(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._once("centred", lambda: _common_dtype(_center(self.a, self.names[0]),
-                                                      _center(self.b, self.names[1])))
+        return self._once("centred", self._centre_both)
+
+    def _centre_both(self):
+        dtype = str(self.a.dtype).replace("torch.", "")
+        if (self.summaries is not None and self.a.dtype == self.b.dtype and
+                all(s.dtype == dtype and s.mean is not None for s in self.summaries)):
+            return tuple(_recentre(x, torch.as_tensor(s.mean, device=x.device), s.scale)
+                         for x, s in zip((self.a, self.b), self.summaries))
+        return _common_dtype(_center(self.a, self.names[0]), _center(self.b, self.names[1]))
 
     @property
     def cross(self) -> torch.Tensor:
