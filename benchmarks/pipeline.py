@@ -336,6 +336,10 @@ def print_estimate(name: str, rows: list[dict], gpus: int, precision: str, cpu_c
     print(f"{'wall-h in all':<26}{'':>6}{'':>12}{'':>10}{sum(r['wall_hours'] for r in rows):>18.2f}"
           "  (stages one after another: upper bound)")
     print(f"{'wall-h without training':<26}{'':>6}{'':>12}{'':>10}{sum(r['wall_hours'] for r in no_train):>18.2f}")
+    busy = sum(r["hours"] for r in no_train if r["unit"] == "GPU-h") / gpus
+    longest = max((r["wall_hours"] for r in no_train), default=0.0)
+    print(f"{'  ... GPUs kept busy':<26}{'':>6}{'':>12}{'':>10}{max(busy, longest):>18.2f}"
+          "  (GPU-h / GPUs: stages overlap, e.g. evaluation beside inversion)")
 
 
 def main(argv=None):
