@@ -31,6 +31,7 @@ from robuniv.checkpoints import (CheckpointError, DownloadError, atomic_save, do
 from robuniv import settings as st
 from robuniv.data import DataError, load_split
 from robuniv.h5io import H5Error, read_activations, read_inputs, read_knn
+from robuniv.tables import TableError
 from robuniv.models import create_model
 from robuniv.training import TrainSettings, run_fingerprint, seed_everything, train_model
 
@@ -232,6 +233,75 @@ def _(tmp, fx, mp):
 def _(tmp, fx, mp):
     return (lambda: jobs.load_model(fx.ckpt_a, SOURCE, MODEL_A, sha256="0" * 64),
             rf"checkpoint {esc(fx.ckpt_a)} has sha256 [0-9a-f]{{64}}, expected 0{{64}}")
+
+
+def _edited_checkpoint(fx, tmp, edit):
+    """fx.ckpt_a as written by save_robustness_checkpoint, one entry of its state dict edited, saved by torch."""
+    ckpt = torch.load(fx.ckpt_a, map_location="cpu", weights_only=False)
+    edit(ckpt["model"])
+    path = tmp / "edited.ckpt"
+    torch.save(ckpt, path)
+    return path
+
+
+def _first_weight(state):
+    return next(k for k, v in state.items() if k.endswith("conv1.weight") and "attacker" not in k)
+
+
+@case("checkpoint with inf weights", "checkpoint", CheckpointError,
+      before="silently wrong: evaluated to accuracy 0.04 without a word")
+def _(tmp, fx, mp):
+    def inf(state):
+        state[_first_weight(state)][0, 0, 0, 0] = float("inf")
+    path = _edited_checkpoint(fx, tmp, inf)
+    out = tmp / "eval.json"
+    return (lambda: jobs.evaluate(path, SOURCE, MODEL_A, st.EvaluationSettings(attack_steps=1, max_images=20),
+                                  dataset="digits", model_name="a", eps=0, out=out, device="cpu"),
+            rf"^checkpoint {esc(path)}: '.*conv1\.weight' holds 1 NaN or inf value\(s\)")
+
+
+@case("checkpoint with NaN weights names the checkpoint", "checkpoint", CheckpointError,
+      before="unclear: failed one job later naming the derived HDF5 file")
+def _(tmp, fx, mp):
+    def nan(state):
+        state[_first_weight(state)][:2] = float("nan")
+    path = _edited_checkpoint(fx, tmp, nan)
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A), rf"^checkpoint {esc(path)}: '.*conv1\.weight' holds \d+ NaN")
+
+
+@case("state dict holding a non-tensor", "checkpoint", CheckpointError, before="unclear: bare AttributeError")
+def _(tmp, fx, mp):
+    def text(state):
+        state[_first_weight(state)] = "weights"
+    path = _edited_checkpoint(fx, tmp, text)
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A),
+            rf"^checkpoint {esc(path)}: '.*conv1\.weight' holds a str, not a tensor")
+
+
+@case("normaliser std of 0 stored in a checkpoint", "checkpoint", CheckpointError,
+      before="unclear: inf activations reported on a derived file")
+def _(tmp, fx, mp):
+    def zero_std(state):
+        key = next(k for k in state if k.endswith("normalizer.new_std"))
+        state[key] = torch.zeros_like(state[key])
+    path = _edited_checkpoint(fx, tmp, zero_std)
+    return (lambda: jobs.load_model(path, SOURCE, MODEL_A), rf"^checkpoint {esc(path)}: the normaliser's std")
+
+
+@case("checkpoint whose logits overflow to inf", "checkpoint", ValueError,
+      before="unclear: failed one job later naming the derived HDF5 file")
+def _(tmp, fx, mp):
+    def huge(state):
+        key = next(k for k in state if k.endswith("linear.weight") and "attacker" not in k)
+        state[key] = state[key] * 3e38
+    path = _edited_checkpoint(fx, tmp, huge)
+    out = tmp / "act.h5"
+
+    def thunk():
+        jobs.extract_activations(path, fx.inputs, SOURCE, MODEL_A, DS, dataset="digits", model_name="a", eps=0,
+                                 input_set="regular", out=out, device="cpu")
+        assert False, "no error"
+    return thunk, rf"^checkpoint {esc(path)}: its logits of inputs 0-15 hold NaN or inf .*nothing was written"
 
 
 @case("sha256 argument of the wrong length", "checkpoint", ValueError)
@@ -677,6 +747,51 @@ def _(tmp, fx, mp):
     return thunk, rf"^{esc(path)}: its seed_index differs from the comparison inputs' rows \[0, 40\)"
 
 
+def _pair_tables(fx, tmp, edit):
+    """Two pair tables written by compare_models (a and b, b and a), the second edited as text; the thunk
+    aggregates them as similarity_tables does."""
+    settings = st.SimilaritySettings(jaccard_k=(5,), rtd=False)
+    files = []
+    for i, (x, y) in enumerate((("a", "b"), ("b", "a"))):
+        files.append(tmp / f"pair{i}.csv")
+        knn = {}
+        for name in (x, y):
+            knn[name] = tmp / f"knn_{name}.h5"
+            if not knn[name].exists():
+                jobs.build_knn_graph(fx.act[name], 5, knn[name], device="cpu")
+        jobs.compare_models(fx.act[x], fx.act[y], knn[x], knn[y], settings, inputs="regular", dataset="digits",
+                            eps=0, model_a=x, model_b=y, out=files[-1], device="cpu")
+    files[1].write_text(edit(files[1].read_text()))
+    out = {"similarity_out": tmp / "similarity.csv", "spearman_out": tmp / "spearman.csv"}
+    return files[1], lambda: jobs.similarity_tables(files, st.SpearmanSettings(n_resamples=99), **out)
+
+
+@case("pair table with a row pasted twice", "tables", TableError,
+      before="silently wrong: the row was counted twice (Spearman n = 3)")
+def _(tmp, fx, mp):
+    def twice(text):
+        lines = text.splitlines()
+        return "\n".join(lines + [lines[1]]) + "\n"
+    path, thunk = _pair_tables(fx, tmp, twice)
+    return thunk, rf"^{esc(path)}: 2 rows repeat the same dataset/eps/inputs/source/model_a/model_b/measure"
+
+
+@case("pair table with a renamed column", "tables", TableError, before="silently wrong: the column became NaN")
+def _(tmp, fx, mp):
+    path, thunk = _pair_tables(fx, tmp, lambda text: text.replace(",value", ",score", 1))
+    return thunk, rf"^{esc(path)}: column\(s\) value missing \(it has .*score"
+
+
+@case("pair table with 'n/a' as a value", "tables", TableError, before="unclear: bare TypeError")
+def _(tmp, fx, mp):
+    def na(text):
+        lines = text.splitlines()
+        lines[2] = lines[2].rsplit(",", 1)[0] + ",n/a"
+        return "\n".join(lines) + "\n"
+    path, thunk = _pair_tables(fx, tmp, na)
+    return thunk, rf"^{esc(path)}: column 'value', line 3: 'n/a' is not a number"
+
+
 @case("subgroup comparison of mismatched inputs names the files", "hdf5", ValueError,
       before="unclear: 'act_b: its inputs differ from act_a's'")
 def _(tmp, fx, mp):
@@ -812,7 +927,7 @@ def _(tmp, fx, mp):
 # ---------------------------------------------------------------- the test
 def test_table_has_every_kind():
     kinds = {c.kind for c in CASES}
-    assert kinds == {"config", "checkpoint", "data", "hdf5", "library", "faults"}
+    assert kinds == {"config", "checkpoint", "data", "hdf5", "tables", "library", "faults"}
     assert len(CASES) >= 40
     assert len({c.id for c in CASES}) == len(CASES)
 

@@ -131,9 +131,19 @@ def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: st
     if not net_state:
         raise CheckpointError(f"checkpoint {path} has neither '{DUMMY_MODEL_PREFIX}' nor '{MODEL_PREFIX}' keys "
                               f"(first key: {next(iter(state), None)!r})")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"checkpoint {path}: '{key}' holds a {type(value).__name__}, not a tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"checkpoint {path}: '{key}' holds {bad} NaN or inf value(s); the weights are "
+                                  "broken (a diverged training?): retrain or fetch the checkpoint again")
     if NORMALIZER_PREFIX + "new_mean" in state:
         mean = state[NORMALIZER_PREFIX + "new_mean"].flatten().tolist()
         std = state[NORMALIZER_PREFIX + "new_std"].flatten().tolist()
+        if not all(v > 0 for v in std):
+            raise CheckpointError(f"checkpoint {path}: the normaliser's std {std} has a value <= 0 "
+                                  f"('{NORMALIZER_PREFIX}new_std')")
     model = create_model(arch, num_classes, variant=variant, width=width, image_size=image_size,
                          mean=mean, std=std)
     expected = model.net.state_dict()

@@ -37,6 +37,11 @@ def write_activations(model, batches: Iterable, path, *, n: int, attrs: dict, de
             with autocast(device, precision):
                 feats = model.forward_features(images)
                 out = model.forward_head(feats) if logits else None
+            for what, values in (("representations", feats), ("logits", out)):
+                if values is not None and not bool(torch.isfinite(values).all()):
+                    raise ValueError(f"checkpoint {attrs.get('checkpoint', '?')}: its {what} of inputs "
+                                     f"{int(positions[0])}-{int(positions[-1])} hold NaN or inf ({precision}); "
+                                     f"nothing was written to {path}")
             if reps is None:
                 reps = fh.create_dataset("representations", shape=(n, feats.shape[1]), dtype="float32",
                                          chunks=(min(n, 1024), feats.shape[1]))

@@ -468,7 +468,9 @@ def similarity_tables(comparison_files: Iterable, spearman: st.SpearmanSettings,
     """similarity.csv (every comparison) and spearman.csv (each measure's rank correlation with ε)."""
     from .tables import read_csvs, similarity_table, spearman_table, write_csv, SIMILARITY_COLUMNS
 
-    frame = similarity_table(read_csvs(comparison_files, SIMILARITY_COLUMNS, keep_default_na=False))
+    frame = similarity_table(read_csvs(comparison_files, SIMILARITY_COLUMNS, keep_default_na=False,
+                                       required=SIMILARITY_COLUMNS, keys=SIMILARITY_COLUMNS[:-1],
+                                       numeric=("eps", "value")))
     write_csv(frame, similarity_out)
     write_csv(spearman_table(frame, n_resamples=spearman.n_resamples, seed=spearman.seed), spearman_out)
 
@@ -485,7 +487,9 @@ def analysis_tables(*, similarity_path, subgroup_paths: Sequence, probe_paths: S
                          subgroup_test_table, write_csv)
 
     similarity = pd.read_csv(similarity_path, keep_default_na=False)
-    subgroup_rows = read_csvs(subgroup_paths, SUBGROUP_TABLE_COLUMNS)
+    subgroup_rows = read_csvs(subgroup_paths, SUBGROUP_TABLE_COLUMNS, required=SUBGROUP_TABLE_COLUMNS[:-2],
+                              keys=("dataset", "eps", "model_a", "model_b", "subgroup", "measure"),
+                              numeric=("eps", "value", "n_inputs", "std", "n_draws"))
     accuracy = {(r["dataset"], r["model"], float(r["eps"])): r["clean_accuracy"] for r in map(_read_json, eval_paths)}
     num_classes = {s["dataset"]: int(s["num_classes"]) for s in map(_read_json, dataset_paths)}
     tables = {"subgroups": subgroup_rows, "subgroup_tests": subgroup_test_table(subgroup_rows, subgroups),

@@ -35,13 +35,50 @@ def write_csv(frame: pd.DataFrame, path) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def read_csvs(paths: Iterable, columns: Sequence[str], **read_options) -> pd.DataFrame:
+class TableError(ValueError):
+    """A table read back is not what the workflow wrote (a column missing, a key repeated, a value not a
+    number): names the file."""
+
+
+def read_csvs(paths: Iterable, columns: Sequence[str], *, required: Sequence[str] = (), keys: Sequence[str] = (),
+              numeric: Sequence[str] = (), **read_options) -> pd.DataFrame:
     """Concatenated CSV tables (``read_options`` go to ``pd.read_csv``) with ``columns`` first (missing ones
-    empty); no paths give an empty table with ``columns`` (a data set with one model has no pairs)."""
-    frames = [pd.read_csv(p, **read_options) for p in paths]
+    empty); no paths give an empty table with ``columns`` (a data set with one model has no pairs).
+
+    Checked, naming the file (:class:`TableError`): every ``required`` column is there, every ``numeric``
+    column holds numbers (empty or "nan" = missing), and no two rows of all files share their ``keys`` (a row
+    pasted twice would be counted twice)."""
+    frames, origin = [], []
+    for path in paths:
+        try:
+            frame = pd.read_csv(path, **read_options)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise TableError(f"{path}: not a readable CSV table ({err}); delete it and rerun the job that makes it")
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise TableError(f"{path}: column(s) {', '.join(missing)} missing (it has {', '.join(frame.columns)})")
+        for column in (c for c in numeric if c in frame.columns):
+            raw = frame[column]
+            values = pd.to_numeric(raw, errors="coerce")
+            text = raw.astype(str).str.strip()
+            bad = values.isna() & raw.notna() & ~text.isin(["", "nan", "NaN"])
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise TableError(f"{path}: column '{column}', line {row + 2}: {text.iloc[row]!r} is not a number")
+            frame[column] = values
+        frames.append(frame)
+        origin += [str(path)] * len(frame)
     if not frames:
         return pd.DataFrame(columns=list(columns))
     frame = pd.concat(frames, ignore_index=True)
+    if keys:
+        repeated = frame.duplicated(list(keys), keep=False).to_numpy()
+        if repeated.any():
+            rows = np.flatnonzero(repeated)
+            where = sorted({origin[i] for i in rows})
+            key = ", ".join(f"{k}={frame[k].iloc[rows[0]]}" for k in keys)
+            raise TableError(f"{', '.join(where)}: {len(rows)} rows repeat the same {'/'.join(keys)} (first: "
+                             f"{key}); a table edited by hand or copied in twice? Rerun the job that makes it")
     # tables written before a column existed get it as missing values; extra columns are kept, last
     return frame.reindex(columns=list(columns) + [c for c in frame.columns if c not in columns])
 
