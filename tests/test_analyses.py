@@ -22,6 +22,18 @@ def test_fort_bounds_hand_computed():
     assert fort_agreement_bounds(0.85, 0.85, 100)[1] == pytest.approx(1.0)
 
 
+def test_fort_bounds_are_missing_at_or_below_chance():
+    """The formulas assume both classifiers beat chance: below it they leave [0, 1] (upper 4.6 here)."""
+    a, a_star, c = 0.05, 0.09, 10
+    assert 1 - (c - 1) * (a_star - a) / (c * a_star - 1) == pytest.approx(4.6)  # what the formula would give
+    for accuracies in ((a, a_star), (0.1, 0.9), (0.5, 0.8)):
+        classes = 2 if accuracies == (0.5, 0.8) else c  # 0.1 of 10 and 0.5 of 2 classes: exactly chance
+        lower, upper = fort_agreement_bounds(*accuracies, classes)
+        assert math.isnan(lower) and math.isnan(upper), accuracies
+    lower, upper = fort_agreement_bounds(0.11, 0.9, 10)  # just above chance: defined, and within [0, 1]
+    assert 0 <= lower <= upper <= 1
+
+
 def simulated_pair(rng, labels, acc_best, acc_worse, copy, c):
     """Two classifiers with clean accuracies acc_best ≥ acc_worse, errors uniform over the wrong classes.
 

@@ -192,6 +192,23 @@ add_config_case("subgroup ε not an ε of the data set",
                 r"datasets\.digits\.subgroups\.eps: ε 3 is not in datasets\.digits\.eps", schema=False)
 add_config_case("ε given as a string", lambda c: c["datasets"]["digits"].update(eps=[0, "0.5"]),
                 r"^my\.yaml: datasets\.digits\.eps\.1: '0\.5' is not of type 'number'", schema=True)
+add_config_case("Jaccard k written as floats", lambda c: c["datasets"]["digits"]["similarity"].update(jaccard_k=[5.0, 10.0]),
+                r"^my\.yaml: datasets\.digits\.similarity\.jaccard_k\.\d: (5|10)\.0 is not of type 'integer' "
+                r"\(write (5|10), without the decimal point\)", schema=True, before="unclear: passed the schema, failed hours later")
+add_config_case("batch size written as a float", lambda c: c["datasets"]["digits"].update(batch_size=64.0),
+                r"^my\.yaml: datasets\.digits\.batch_size: 64\.0 is not of type 'integer' \(write 64", schema=True,
+                before="unclear: passed the schema, failed inside a job")
+add_config_case("epochs written as a float", lambda c: c["datasets"]["digits"]["training"].update(epochs=1.0),
+                r"^my\.yaml: datasets\.digits\.training\.epochs: 1\.0 is not of type 'integer' \(write 1,",
+                schema=True, before="unclear: passed the schema, failed inside a job")
+add_config_case("sha256 of digits only, read by YAML as a number",
+                lambda c: _models(c)["resnet18"].update(sha256={0: int("1" * 64)}),
+                r"^my\.yaml: datasets\.digits\.models\.resnet18\.sha256\.0: 1{64} is not of type 'string' \(YAML "
+                r"reads a sha256 of digits only as a number: quote it\)", schema=True,
+                before="unclear: 'is not of type string' without the reason")
+add_config_case("subgroups.min_size below k + 1", lambda c: c["datasets"]["digits"]["subgroups"].update(min_size=5),
+                r"datasets\.digits\.subgroups\.min_size: 5 is below subgroups\.k \+ 1 \(11\)", schema=False,
+                before="silently wrong: every measure NaN, n_pairs 0, no message")
 add_config_case("imagefolder without a path",
                 lambda c: c["datasets"]["digits"].update(source="imagefolder"),
                 r"^my\.yaml: datasets\.digits: 'path' is a required property", schema=True)

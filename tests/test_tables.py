@@ -279,3 +279,16 @@ def test_analysis_tables_of_a_one_model_data_set(tmp_path):
     for name, frame in out.items():
         assert frame.empty and list(frame.columns) == columns[name], name
         assert list(pd.read_csv(tmp_path / f"{name}.csv").columns) == columns[name]
+
+
+def test_agreement_bounds_say_where_fort_does_not_apply():
+    similarity = pd.DataFrame([{"dataset": "d", "eps": 0.0, "inputs": "regular", "source": "", "model_a": a,
+                                "model_b": b, "measure": "agreement", "value": 0.5}
+                               for a, b in (("good", "fine"), ("good", "chance"))])
+    accuracy = {("d", "good", 0.0): 0.9, ("d", "fine", 0.0): 0.8, ("d", "chance", 0.0): 0.08}
+    errors = {key: 1 - acc for key, acc in accuracy.items()}
+    table = T.agreement_bounds_table(similarity, accuracy, errors, {"d": 10}).set_index("model_b")
+    assert bool(table.loc["fine", "fort_applies"]) and 0 <= table.loc["fine", "fort_lower"] <= 1
+    assert not table.loc["chance", "fort_applies"]
+    assert np.isnan(table.loc["chance", "fort_lower"]) and np.isnan(table.loc["chance", "fort_upper"])
+    assert table.loc["chance", "error_lower"] == pytest.approx(1 - min(0.1 + 0.92, 1))  # the other limits stay

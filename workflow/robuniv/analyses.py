@@ -21,7 +21,8 @@ def fort_agreement_bounds(acc_1: float, acc_2: float, num_classes: int) -> tuple
 
     upper = 1 - (C-1)(a* - a) / (C a* - 1);
     lower = 1 - [(1-a*) a + (1-a) a* + (1-a*)(1-a)(C-2)/(C-1)].
-    The order of the two accuracies does not matter (they are sorted first).
+    The order of the two accuracies does not matter (they are sorted first). The bounds hold only for
+    classifiers above chance: where an accuracy is at most 1/C both are NaN (the formulas leave [0, 1] there).
     """
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
@@ -30,6 +31,8 @@ def fort_agreement_bounds(acc_1: float, acc_2: float, num_classes: int) -> tuple
             raise ValueError(f"{name} must be in [0, 1], got {acc}")
     a, a_star = sorted((float(acc_1), float(acc_2)))
     c = num_classes
+    if a <= 1 / c:
+        return math.nan, math.nan
     denominator = c * a_star - 1
     upper = 1.0 if denominator == 0 else 1 - (c - 1) * (a_star - a) / denominator
     lower = 1 - ((1 - a_star) * a + (1 - a) * a_star + (1 - a_star) * (1 - a) * (c - 2) / (c - 1))

@@ -64,11 +64,20 @@ def validate(config: dict, source: str = "config") -> None:
     """Validate against the JSON schema; the error names the offending key path and value only."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(load_schema())
+    # JSON Schema counts 5.0 as an integer; the settings would then carry a float into range() or a batch size
+    # hours later, so an integer here is an int (and never a bool).
+    strict = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool))
+    validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=strict)(load_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{source}: {where}: {error.message}")
+        hint = ""
+        if isinstance(error.instance, float) and error.instance.is_integer() and "integer" in str(error.validator_value):
+            hint = f" (write {int(error.instance)}, without the decimal point)"
+        elif isinstance(error.instance, int) and where.split(".")[-2:-1] == ["sha256"]:
+            hint = " (YAML reads a sha256 of digits only as a number: quote it)"
+        raise ConfigError(f"{source}: {where}: {error.message}{hint}")
 
 
 # ---------------------------------------------------------------- data sets and models
@@ -254,6 +263,11 @@ def check_config(config: dict) -> None:
         n = dataset_settings(config, name).n_inputs
         if max(similarity_settings(config, name).jaccard_k) >= n:
             raise ConfigError(f"{where}.similarity.jaccard_k: every k must be < n_inputs ({n})")
+        groups = subgroup_settings(config, name)
+        if groups.min_size < groups.k + 1:
+            raise ConfigError(f"{where}.subgroups.min_size: {groups.min_size} is below subgroups.k + 1 "
+                              f"({groups.k + 1}): a subgroup that small has no {groups.k} neighbours, so every "
+                              "measure would be missing")
         for e in subgroup_eps(config, name):
             if e not in keys:
                 raise ConfigError(f"{where}.subgroups.eps: ε {e} is not in {where}.eps")

@@ -222,7 +222,7 @@ def probe_table(probes: Mapping, similarity: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- agreement bounds (analysis 6)
 BOUNDS_COLUMNS = ["dataset", "eps", "model_a", "model_b", "agreement", "clean_accuracy_a", "clean_accuracy_b",
-                  "fort_lower", "fort_upper", "error_a", "error_b", "error_lower", "error_upper"]
+                  "fort_lower", "fort_upper", "fort_applies", "error_a", "error_b", "error_lower", "error_upper"]
 
 
 def agreement_bounds_table(similarity: pd.DataFrame, accuracy: Mapping, errors: Mapping,
@@ -241,6 +241,9 @@ def agreement_bounds_table(similarity: pd.DataFrame, accuracy: Mapping, errors: 
         e_lower, e_upper = error_rate_limits(e_a, e_b)
         rows.append({"dataset": r.dataset, "eps": r.eps, "model_a": r.model_a, "model_b": r.model_b,
                      "agreement": r.value, "clean_accuracy_a": acc_a, "clean_accuracy_b": acc_b,
-                     "fort_lower": lower, "fort_upper": upper, "error_a": e_a, "error_b": e_b,
+                     "fort_lower": lower, "fort_upper": upper,
+                     # Fort et al.'s bounds hold above chance only: missing (and False here) at or below 1/C
+                     "fort_applies": min(acc_a, acc_b) > 1 / num_classes[r.dataset],
+                     "error_a": e_a, "error_b": e_b,
                      "error_lower": e_lower, "error_upper": e_upper})
     return pd.DataFrame(rows, columns=BOUNDS_COLUMNS)
