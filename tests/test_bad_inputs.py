@@ -539,6 +539,19 @@ def _(tmp, fx, mp):
     return (lambda: load_split("cifar10", "eval", {"path": str(tmp)})), rf"missing under {esc(base)}: .*test_batch"
 
 
+@case("CIFAR-10 download: true without network", "data", DataError, before="unclear: torchvision's bare URLError")
+def _(tmp, fx, mp):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+    mp.setattr(urllib.request, "urlopen", offline)  # what torchvision's download calls
+    return ((lambda: load_split("cifar10", "eval", {"path": str(tmp), "download": True})),
+            rf"^CIFAR-10 could not be downloaded into {esc(tmp)} .*name resolution.*place the python version's "
+            rf"files .* in {esc(tmp / 'cifar-10-batches-py')}")
+
+
 def _jpeg(path: Path, value: int):
     from PIL import Image
 
@@ -725,6 +738,28 @@ def _(tmp, fx, mp):
         return jobs.compare_models(fx.act["a"], path, fx.knn, fx.knn, settings, inputs="regular", dataset="digits",
                                    eps=0, model_a="a", model_b="b", out=tmp / "pair.csv", device="cpu")
     return thunk, rf"^{esc(path)}: its inputs differ from {esc(fx.act['a'])}'s"
+
+
+def _rewritten(fx, tmp, name, values):
+    path = copied(fx.act["a"], tmp / "act.h5")
+    with h5py.File(path, "r+") as fh:
+        del fh[name]
+        fh[name] = values
+    return path
+
+
+@case("labels read back as floats with NaN", "hdf5", H5Error, before="silently wrong: passed")
+def _(tmp, fx, mp):
+    labels = np.arange(40, dtype=np.float64) % 10
+    labels[3] = np.nan
+    path = _rewritten(fx, tmp, "labels", labels)
+    return (lambda: read_activations(path)), rf"^{esc(path)}: 'labels' holds float64, expected integers"
+
+
+@case("representations stored as strings", "hdf5", H5Error, before="unclear: numpy error without the file")
+def _(tmp, fx, mp):
+    path = _rewritten(fx, tmp, "representations", np.full((40, 3), "0.5", dtype="S3"))
+    return (lambda: read_activations(path)), rf"^{esc(path)}: 'representations' holds \|S3, expected numbers"
 
 
 def _compare(fx, tmp, knn_b, summaries=(None, None)):
@@ -929,11 +964,11 @@ def _(tmp, fx, mp):
     return (lambda: agreement(_reps(0, d=10), _reps(0, d=100))), r"different numbers of classes \(10 vs 100\)"
 
 
-@case("RTD batch larger than N", "library", ValueError)
+@case("RTD batch larger than N", "library", ValueError, before="unclear: did not say how to call it")
 def _(tmp, fx, mp):
     from robuniv.similarity import rtd
 
-    return (lambda: rtd(_reps(0), _reps(1), batch=100)), r"batch=100, N=30"
+    return (lambda: rtd(_reps(0), _reps(1), batch=100)), r"batch=100, N=30\); pass batch=min\(100, N\)"
 
 
 @case("ε nan or negative in a path", "library", rc.ConfigError)

@@ -273,7 +273,12 @@ def _cifar_arrays(root: Path, split: str, download: bool):
     if download and not base.is_dir():
         import torchvision
 
-        torchvision.datasets.CIFAR10(str(root), train=True, download=True)
+        try:
+            torchvision.datasets.CIFAR10(str(root), train=True, download=True)
+        except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad archive's checksum a RuntimeError
+            raise DataError(f"CIFAR-10 could not be downloaded into {root} ({err}); without internet, place the "
+                            f"python version's files (data_batch_1..5, test_batch, batches.meta) in {base}, "
+                            "e.g. from cifar-10-python.tar.gz unpacked there, and set download: false") from err
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     missing = [str(base / n) for n in names if not (base / n).is_file()]
     if missing:

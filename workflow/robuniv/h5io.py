@@ -73,6 +73,12 @@ def read_activations(path, *, check_finite: bool = True) -> dict:
                "attrs": dict(fh.attrs), "path": str(path)}
     if n == 0:
         raise H5Error(f"{path}: no rows")
+    for name in ("representations", "logits"):
+        if out[name].dtype.kind not in "fiu":
+            raise H5Error(f"{path}: '{name}' holds {out[name].dtype}, expected numbers")
+    for name in ("labels", "index"):  # class and row numbers: integers (floats with NaN would pass as labels)
+        if out[name].dtype.kind not in "iu":
+            raise H5Error(f"{path}: '{name}' holds {out[name].dtype}, expected integers")
     if check_finite:
         for name in ("representations", "logits"):
             if not np.isfinite(out[name]).all():

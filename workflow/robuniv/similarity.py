@@ -420,7 +420,8 @@ def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_job
     if not isinstance(batch, (int, np.integer)) or batch < 2:
         raise ValueError(f"batch must be an integer >= 2, got {batch!r}")
     if batch > n:
-        raise ValueError(f"batch must not exceed the number of inputs (batch={batch}, N={n})")
+        raise ValueError(f"batch must not exceed the number of inputs (batch={batch}, N={n}); pass "
+                         f"batch=min({batch}, N) to draw every input, as the workflow does")
     pairs = list(zip(_given_or_made(distances_a, a, trials, batch, seed, "distances_a"),
                      _given_or_made(distances_b, b, trials, batch, seed, "distances_b")))
     # Both directions of every trial: [[0, D1ᵀ], [D1, min]] and [[0, D2ᵀ], [D2, min]].
