@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _umask() -> int:
@@ -41,5 +44,21 @@ def atomic_path(path, suffix: str = ".tmp") -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno in FULL:  # the writers' own messages name the temporary, or nothing
+            raise OSError(err.errno, f"{path}: the disk is full (or over quota) while writing it "
+                                     f"({os.strerror(err.errno)}); nothing was written there; free space and "
+                                     "rerun the job") from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def full_disk_error(err: BaseException) -> bool:
+    """Whether ``err`` says the disk is full: an OSError with ENOSPC/EDQUOT, or an HDF5 error whose message
+    carries that errno (h5py raises RuntimeError or OSError there, depending on its version)."""
+    if isinstance(err, OSError) and err.errno in FULL:
+        return True
+    text = str(err)
+    return isinstance(err, (OSError, RuntimeError)) and any(
+        f"errno = {code}" in text for code in FULL) or "No space left on device" in text

@@ -4,22 +4,30 @@ so a killed job never leaves a file that looks finished; read back with checks t
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import os
 from typing import Iterable, Iterator, Optional, Sequence
 
 import h5py
 import numpy as np
 
 from . import __version__
-from .atomic import atomic_path
+from .atomic import atomic_path, full_disk_error
 
 
 @contextlib.contextmanager
 def atomic_h5(path) -> Iterator[h5py.File]:
     """An HDF5 file open for writing that appears at ``path`` only after the block succeeds."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
-        fh.attrs["robuniv_version"] = __version__
-        yield fh
+    with atomic_path(path) as tmp:
+        try:
+            with h5py.File(tmp, "w") as fh:
+                fh.attrs["robuniv_version"] = __version__
+                yield fh
+        except (OSError, RuntimeError) as err:
+            if full_disk_error(err):  # h5py names the temporary (or nothing): atomic_path names the file
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from err
+            raise
 
 
 def set_attrs(obj, attrs: dict) -> None:

@@ -54,10 +54,14 @@ def set_style(settings: FigureSettings) -> None:
 
 def save(fig, paths: dict, settings: FigureSettings) -> None:
     """Write ``fig`` to each path of ``{format: path}`` and close it."""
-    for fmt, path in paths.items():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format=fmt, dpi=settings.dpi, bbox_inches="tight")
-    plt.close(fig)
+    from .atomic import atomic_path
+
+    try:
+        for fmt, path in paths.items():  # through a temporary, as every output: a full disk leaves no half figure
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=settings.dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def _width(inches: float, settings: FigureSettings) -> float:
