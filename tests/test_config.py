@@ -250,3 +250,28 @@ def test_training_gpus_come_from_the_training_setting(demo):
     demo["datasets"]["digits"]["resources"] = {"train_model": {"gpu": 4}}
     with pytest.raises(rc.ConfigError, match=r"datasets\.digits\.resources\.train_model\.gpu: set GPUs of a training job"):
         rc.check_config(demo)
+
+
+def test_absent_inputs_name_the_key_the_path_and_what_belongs_there(tmp_path):
+    cfg = {"datasets": {
+        "tree": {"source": "imagefolder", "path": "data/imagenet", "eps": [0],
+                 "models": {"r": {"arch": "resnet18", "checkpoint": "ckpts/r_{eps}.ckpt"},
+                            "web": {"arch": "resnet18", "checkpoint": "https://example.org/r_{eps}.ckpt"},
+                            "trained": {"arch": "resnet18"}}},
+        "c10": {"source": "cifar10", "path": "data/cifar", "download": True, "eps": [0],
+                "models": {"m": {"arch": "resnet18"}}},
+        "digits": {"source": "sklearn_digits", "eps": [0], "models": {"m": {"arch": "resnet18"}}}}}
+    lines = rc.absent_inputs(cfg, root=tmp_path)
+    assert lines == [
+        "datasets.tree.path: data/imagenet does not exist; place the data there (imagefolder: ImageNet-style "
+        "<path>/train and <path>/val class folders)",
+        "datasets.tree.models.r.checkpoint: ε 0: ckpts/r_0.ckpt does not exist; place the checkpoint there or give "
+        "its URL"]
+    (tmp_path / "data" / "imagenet").mkdir(parents=True)
+    (tmp_path / "ckpts").mkdir()
+    (tmp_path / "ckpts" / "r_0.ckpt").write_bytes(b"x")
+    assert rc.absent_inputs(cfg, root=tmp_path) == []
+    cfg["datasets"]["c10"]["download"] = False  # nothing to fetch it: its absence is said too
+    assert rc.absent_inputs(cfg, root=tmp_path) == [
+        "datasets.c10.path: data/cifar does not exist; place the data there (cifar10: CIFAR-10 python batches under "
+        "<path>/cifar-10-batches-py)"]

@@ -69,14 +69,19 @@ def test_rule_names_in_the_schema_are_the_workflows_rules():
 def paper_plan(config_name, tmp_path):
     """A paper config's dry run: a --configfile replaces the demo, so only that data set is planned."""
     repo = copy_repo(tmp_path / "repo")
-    out = snakemake("-n", "--configfile", f"configs/{config_name}.yaml", cwd=repo).stdout
+    proc = snakemake("-n", "--configfile", f"configs/{config_name}.yaml", cwd=repo)
+    out = proc.stdout
     paths = set(re.findall(r"(?:results|resources)/([^/\s]+)/", out)) - {"tables", "figures", "checkpoints"}
+    paper_plan.stderr = proc.stderr
     return planned_jobs("--configfile", f"configs/{config_name}.yaml", cwd=repo), paths, out
 
 
 def test_imagenet1k_plan_follows_table_1(tmp_path):
     jobs, datasets, out = paper_plan("imagenet1k", tmp_path)
     assert datasets == {"imagenet1k"} and "digits" not in out
+    # the dry run says, before any job runs, that the ImageNet tree is not in place and what belongs there
+    assert ("robuniv: not in place: datasets.imagenet1k.path: resources/data/imagenet does not exist; place the data "
+            "there (imagefolder: ImageNet-style <path>/train and <path>/val class folders)") in paper_plan.stderr
     # 4 architectures released at all 5 ε, 3 released at ε 0 and 3 only; Table 1 trains the other 6:
     # resnext50_32x4d at 0.5 and 1 (none at 0.25), densenet161 at 1 (none at 0.25, 0.5), vgg16_bn at 0.25-1.
     assert jobs["download_checkpoint"] == 4 * 5 + 3 * 2

@@ -341,3 +341,31 @@ class JobSettings:
     def evaluation(self) -> st.EvaluationSettings:
         return st.from_params(st.EvaluationSettings, self.params.evaluation,
                               evaluation_settings(self.config, self.dataset))
+
+
+# ---------------------------------------------------------------- what a run needs that is not there
+def absent_inputs(config: dict, root=".") -> list[str]:
+    """What the planned jobs need from outside the workflow that is not in place (relative to ``root``): each
+    data set's data (its source's ``path``; CIFAR-10 with ``download: true`` fetches it) and each checkpoint
+    given as a local file. One line each, naming the key, the path and what belongs there; a dry run prints
+    them, so that a missing ImageNet tree shows before the jobs are submitted, not when the first one runs."""
+    from pathlib import Path
+
+    lines = []
+    for name in config.get("datasets", {}):
+        settings, where = source_settings(config, name), f"datasets.{name}"
+        source = sources.get_source(settings["source"])
+        location = settings.get("path")
+        if location is not None and not (Path(root) / location).exists() and not settings.get("download"):
+            lines.append(f"{where}.path: {location} does not exist; place the data there ({source.name}: "
+                         f"{source.summary})")
+        for model in model_names(config, name):
+            for eps in model_eps(config, name, model):
+                url = checkpoint_url(config, name, model, eps)
+                if url is None or "://" in url and not url.startswith("file://"):
+                    continue  # trained, or downloaded by the workflow
+                local = Path(root) / url.removeprefix("file://")
+                if not local.exists():
+                    lines.append(f"{where}.models.{model}.checkpoint: ε {eps}: {url} does not exist; place the "
+                                 "checkpoint there or give its URL")
+    return lines

@@ -1,12 +1,15 @@
 # Shared by the rules: config checks, path templates, wildcard constraints and named input functions.
 # Each function returns only what one job needs, so adding a model or an ε leaves other jobs' params alone.
 import os
+import sys
 
 from robuniv import config as rc
 from robuniv import catalog
 from robuniv.settings import as_params
 
 rc.check_config(config)
+for line in rc.absent_inputs(config):  # said at plan time (dry runs too), before any job is submitted
+    print(f"robuniv: not in place: {line}", file=sys.stderr)
 
 # HDF5 file locking fails on many network file systems (NFS, Lustre).
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
