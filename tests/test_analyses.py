@@ -297,3 +297,59 @@ def test_one_matched_draw_has_no_std_and_rtd_can_be_skipped():
     assert out.loc["agree_matched", "std"].isna().all() and out.xs("rtd", level="measure")["value"].isna().all()
     assert out.loc[("agree_matched", "rtd"), "n_draws"] == SimilaritySettings.rtd_trials
     assert (out.loc[("agree_matched", "cka"), "n_draws"]) == 1
+
+
+def test_probe_leaves_excluded_rows_out_of_training():
+    """Rows given in ``exclude`` are as if absent: in memory the probe equals one trained without them, bit for
+    bit; streamed from disk, with rows mislabelled on purpose, the probe does not learn the wrong labels and its
+    schedule still ends at final_lr (the step count follows the rows kept)."""
+    from robuniv.analyses import train_linear_probe
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, 600)
+    centres = rng.normal(size=(3, 16)) * 4
+    features = (centres[labels] + rng.normal(size=(600, 16))).astype(np.float32)
+    held = rng.choice(600, size=150, replace=False)
+    poisoned = labels.copy()
+    poisoned[held] = (labels[held] + 1) % 3  # would be learnt if the held-out rows were trained on
+    keep = np.setdiff1d(np.arange(600), held)
+    excluded = train_linear_probe(features, poisoned, 3, epochs=3, batch_size=32, exclude=held)
+    subset = train_linear_probe(features[keep], labels[keep], 3, epochs=3, batch_size=32)
+    assert torch.equal(excluded.weight, subset.weight) and torch.equal(excluded.bias, subset.bias)
+    on_disk = _CountingRows(features)
+    streamed = train_linear_probe(on_disk, poisoned, 3, epochs=3, batch_size=32, block_batches=4, exclude=held,
+                                  lr=0.05, final_lr=1e-4)
+    predictions = streamed(torch.from_numpy(features[held])).argmax(1).numpy()
+    assert (predictions == labels[held]).mean() > 0.95  # the true labels, not the poisoned ones
+    with pytest.raises(ValueError, match="every training row is excluded"):
+        train_linear_probe(features, labels, 3, epochs=1, exclude=np.arange(600))
+
+
+def test_probes_on_training_images_are_trained_without_them(tmp_path):
+    """input_pool: train (ImageNet100): the comparison inputs are training images; the probe job leaves them
+    out of the probes' training set and says so in its file (the leak issue 18 found)."""
+    import h5py
+
+    from robuniv import jobs
+    from robuniv import settings as st
+    from robuniv.checkpoints import save_robustness_checkpoint
+    from robuniv.models import create_model
+
+    source, model = {"source": "sklearn_digits"}, st.ModelSettings(arch="resnet18", width=0.125)
+    ckpt = tmp_path / "m.ckpt"
+    save_robustness_checkpoint(ckpt, create_model(**jobs.model_spec(source, model)), epoch=1)
+    for pool in ("train", "eval"):
+        ds = st.DatasetSettings(n_inputs=40, input_pool=pool)
+        inputs, act, feats, out = (tmp_path / f"{name}_{pool}.h5" for name in ("inputs", "act", "feats", "probe"))
+        jobs.prepare_inputs(source, ds, "digits", inputs)
+        jobs.extract_activations(ckpt, inputs, source, model, ds, dataset="digits", model_name="m", eps=0,
+                                 input_set="regular", out=act, device="cpu")
+        jobs.extract_train_features(ckpt, source, model, ds, dataset="digits", model_name="m", eps=0, out=feats,
+                                    device="cpu")
+        jobs.train_probes(feats, act, st.ProbeSettings(epochs=1), dataset="digits", model_name="m", eps=0, out=out,
+                          device="cpu")
+        with h5py.File(out) as fh, h5py.File(feats) as train:
+            n_train = len(train["labels"])
+            held = 40 if pool == "train" else 0
+            assert fh.attrs["held_out_of_training"] == held and fh.attrs["n_train"] == n_train - held, pool
+            assert fh.attrs["evaluated_on"] == f"the regular comparison inputs ({pool} split)"

@@ -4,7 +4,7 @@ subgroups with a paired permutation test, and linear probes on frozen features.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -87,47 +87,70 @@ def _in_memory_batches(x, y, batch_size, generator):
         yield x[batch], y[batch]
 
 
-def _streamed_batches(features, y, batch_size, generator, block):
+def _blocks(n, block):
+    return [(b * block, min(n, (b + 1) * block)) for b in range(math.ceil(n / block))]
+
+
+def _streamed_batches(features, y, batch_size, generator, block, keep=None):
     """Batches from an on-disk N x D array (an h5py dataset): blocks of ``block`` consecutive rows in random
-    order, each read once per epoch and shuffled inside. Only one block is ever in memory."""
-    n_blocks = math.ceil(len(y) / block)
-    for b in torch.randperm(n_blocks, generator=generator).tolist():
-        start, stop = b * block, min(len(y), (b + 1) * block)
+    order, each read once per epoch and shuffled inside (``keep``: only the rows it marks). Only one block is
+    ever in memory."""
+    blocks = _blocks(len(y), block)
+    for b in torch.randperm(len(blocks), generator=generator).tolist():
+        start, stop = blocks[b]
         xb = torch.as_tensor(np.asarray(features[start:stop]), dtype=torch.float32)
         if not torch.isfinite(xb).all():
             raise ValueError(f"features rows {start}-{stop - 1} contain NaN or inf")
-        yield from _in_memory_batches(xb, y[start:stop], batch_size, generator)
+        yb = y[start:stop]
+        if keep is not None:
+            rows = torch.from_numpy(keep[start:stop])
+            xb, yb = xb[rows], yb[rows]
+        yield from _in_memory_batches(xb, yb, batch_size, generator)
 
 
 def train_linear_probe(features, labels: np.ndarray, num_classes: int, *,
                        epochs: int = ProbeSettings.epochs, batch_size: int = ProbeSettings.batch_size,
                        lr: float = ProbeSettings.lr, final_lr: float = ProbeSettings.final_lr, seed: int = 0,
-                       device: str | torch.device = "cpu", block_batches: int = 64) -> torch.nn.Linear:
+                       device: str | torch.device = "cpu", block_batches: int = 64,
+                       exclude: Optional[np.ndarray] = None) -> torch.nn.Linear:
     """A fresh Linear(D, C) on frozen features: Adam, cosine schedule from ``lr`` to ``final_lr`` over
     ``epochs`` (stepped per batch), cross-entropy (docs/method.md, analysis 5).
 
     ``features`` is an N x D array in memory, or an array on disk (an h5py dataset): then it is streamed in
     shuffled blocks of ``block_batches`` batches (ImageNet's 1.28M x 4096 features would need 21 GB in memory).
+    ``exclude``: rows left out of training (the inputs the probe is evaluated on, where they are training
+    images), as if they were not in ``features``.
     """
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     in_memory = isinstance(features, (np.ndarray, torch.Tensor, list))
     shape = tuple(np.shape(features)) if in_memory else tuple(features.shape)
     if len(shape) != 2 or shape[0] != len(y) or shape[0] == 0:
         raise ValueError(f"features must be N x D with one label each, got {shape} and {tuple(y.shape)}")
+    keep = None
+    if exclude is not None and len(exclude):
+        keep = np.ones(shape[0], dtype=bool)
+        keep[np.asarray(exclude, dtype=np.int64)] = False
+        if not keep.any():
+            raise ValueError("every training row is excluded: the probe has nothing to learn from")
     if in_memory:
         x = torch.as_tensor(np.asarray(features), dtype=torch.float32)
         if not torch.isfinite(x).all():
             raise ValueError("features contain NaN or inf")
+        if keep is not None:
+            x, y = x[torch.from_numpy(keep)], y[torch.from_numpy(keep)]
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     probe = torch.nn.Linear(shape[1], num_classes).to(device)
     optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
     block = batch_size * block_batches  # a multiple of the batch: the same number of steps as in memory
-    steps_per_epoch = math.ceil(shape[0] / batch_size)
+    if in_memory or keep is None:
+        steps_per_epoch = math.ceil(len(y) / batch_size)
+    else:  # blocks lose rows unevenly: count each block's batches
+        steps_per_epoch = sum(math.ceil(int(keep[a:b].sum()) / batch_size) for a, b in _blocks(shape[0], block))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch, eta_min=final_lr)
     for _ in range(epochs):
         batches = (_in_memory_batches(x, y, batch_size, generator) if in_memory
-                   else _streamed_batches(features, y, batch_size, generator, block))
+                   else _streamed_batches(features, y, batch_size, generator, block, keep))
         for xb, yb in batches:
             loss = torch.nn.functional.cross_entropy(probe(xb.to(device)), yb.to(device))
             optimizer.zero_grad(set_to_none=True)

@@ -305,7 +305,7 @@ def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSetting
         batches = _inverted_batches(images, pairs, batch_size)
     attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256), "inputs": input_set,
              "labels": "true class of the target image",
-             "index": f"index of the target in the {pairs['pool_split']} split"}
+             "index": f"index of the target in the {pairs['pool_split']} split", "pool_split": pairs["pool_split"]}
     write_activations(net, batches, out, n=len(targets), attrs=attrs, device=device,
                       precision=data_settings.precision)
     log.info("%d inputs of %s", len(targets), input_set)
@@ -376,21 +376,27 @@ def extract_train_features(checkpoint, source: dict, model: st.ModelSettings, da
 def train_probes(train_features, regular_activations, settings: st.ProbeSettings, *, dataset: str, model_name: str,
                  eps, out, device=None) -> list[float]:
     """Linear probes (fresh Linear(D, C), one per seed) on frozen training features; their logits on the
-    regular comparison inputs."""
+    regular comparison inputs. Where those inputs are training images (``input_pool: train``, ImageNet100),
+    they are left out of the probes' training set, so the probes are evaluated on images they never saw."""
     from .analyses import probe_logits, train_linear_probe
     from .h5io import atomic_h5, open_h5, read_activations, set_attrs
     from .runtime import pick_device
 
     held_out = read_activations(regular_activations)
     num_classes = held_out["logits"].shape[1]
+    attrs = held_out["attrs"]
+    pool = attrs.get("pool_split") or ("train" if "train split" in str(attrs.get("index", "")) else "eval")
     logits, accuracies = [], []
     # The training features stay on disk: the probe streams them in shuffled blocks.
     with open_h5(train_features) as train:
         labels = train["labels"][()]
+        exclude = np.flatnonzero(np.isin(train["index"][()], held_out["index"])) if pool == "train" else None
+        if exclude is not None:
+            log.info("%d comparison inputs are training images: left out of the probes' training set", len(exclude))
         for seed in range(settings.n_probes):
             probe = train_linear_probe(train["representations"], labels, num_classes, epochs=settings.epochs,
                                        batch_size=settings.batch_size, lr=settings.lr, final_lr=settings.final_lr,
-                                       seed=seed, device=device or pick_device())
+                                       seed=seed, device=device or pick_device(), exclude=exclude)
             out_logits = probe_logits(probe, held_out["representations"])
             logits.append(out_logits)
             accuracies.append(float((out_logits.argmax(1) == held_out["labels"]).mean()))
@@ -398,7 +404,10 @@ def train_probes(train_features, regular_activations, settings: st.ProbeSettings
     with atomic_h5(out) as fh:
         set_attrs(fh, {"dataset": dataset, "eps": float(eps), "model": model_name, "optimizer": "Adam",
                        "lr": settings.lr, "final_lr": settings.final_lr, "epochs": settings.epochs,
-                       "batch_size": settings.batch_size, "schedule": "cosine, per batch"})
+                       "batch_size": settings.batch_size, "schedule": "cosine, per batch",
+                       "evaluated_on": f"the regular comparison inputs ({pool} split)",
+                       "held_out_of_training": 0 if exclude is None else len(exclude),
+                       "n_train": len(labels) - (0 if exclude is None else len(exclude))})
         fh["logits"] = np.stack(logits).astype(np.float32)  # n_probes x N x C on the regular inputs
         fh["logits"].attrs["description"] = "probe logits on the regular comparison inputs, one slice per seed"
         fh["accuracy"] = np.asarray(accuracies)
