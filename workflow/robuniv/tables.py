@@ -137,9 +137,9 @@ def spearman_permutation_pvalue(x, y, *, n_resamples: int = SpearmanSettings.n_r
 
 def spearman_table(frame: pd.DataFrame, *, n_resamples: int = SpearmanSettings.n_resamples,
                    seed: int = 0) -> pd.DataFrame:
-    """Spearman's ρ of each measure's values against ε, per data set and input kind, with its asymptotic
-    p-value (``p_asymptotic``; ``p_value`` is the same number, kept for older readers), a permutation
-    p-value (``p_permutation``: ``n_resamples`` seeded pairings, exact when n! ≤ n_resamples) and n."""
+    """Spearman's ρ of each measure's values against ε, per data set and input kind, with its permutation
+    p-value (``p_value``, what the figures and the paper report; also ``p_permutation``: ``n_resamples`` seeded
+    pairings, exact when n! ≤ n_resamples), the asymptotic p-value (``p_asymptotic``) and n."""
     from scipy.stats import spearmanr
 
     if n_resamples < 1:
@@ -152,8 +152,8 @@ def spearman_table(frame: pd.DataFrame, *, n_resamples: int = SpearmanSettings.n
             result = spearmanr(group["eps"], group["value"])
             rho, p = float(result.statistic), float(result.pvalue)
             p_perm = spearman_permutation_pvalue(group["eps"], group["value"], n_resamples=n_resamples, seed=seed)
-        rows.append({"dataset": dataset, "inputs": inputs, "measure": measure, "spearman_rho": rho, "p_value": p,
-                     "p_asymptotic": p, "p_permutation": p_perm, "n": n, "n_resamples": n_resamples})
+        rows.append({"dataset": dataset, "inputs": inputs, "measure": measure, "spearman_rho": rho,
+                     "p_value": p_perm, "p_asymptotic": p, "p_permutation": p_perm, "n": n, "n_resamples": n_resamples})
     return pd.DataFrame(rows, columns=SPEARMAN_COLUMNS)
 
 
