@@ -622,6 +622,53 @@ def _(tmp, fx, mp):
     return thunk, rf"image {esc(bad)}"
 
 
+@case("image folder: 16-bit grayscale PNG", "data", before="silently wrong: PIL clipped it to white")
+def _(tmp, fx, mp):
+    from PIL import Image
+
+    settings = _tree(tmp)
+    path = tmp / "val" / "b" / "b1.png"
+    Image.fromarray(np.full((12, 12), 51400, np.uint16)).save(path)  # PIL writes a 16-bit PNG (mode I;16)
+
+    def thunk():
+        ds = load_split("imagefolder", "eval", settings)
+        return ds[[p for p, _ in ds.samples].index(str(path))][0]
+    return thunk, lambda x: bool(torch.allclose(x, torch.full_like(x, 200 / 255))) or pytest.fail(str(x))  # 51400/257
+
+
+@case("image folder: 32-bit float TIFF", "data", DataError, before="silently wrong: PIL turned it black")
+def _(tmp, fx, mp):
+    from PIL import Image
+
+    settings = _tree(tmp)
+    path = tmp / "val" / "b" / "b1.tif"
+    Image.fromarray(np.full((12, 12), 0.5, np.float32)).save(path)
+
+    def thunk():
+        ds = load_split("imagefolder", "eval", settings)
+        return [ds[i] for i in range(len(ds))]
+    return thunk, rf"image {esc(path)}: 32-bit floating-point pixels \(mode F\) have no known range"
+
+
+@case("image folder: symbolic-link loop", "data", DataError,
+      before="silently wrong: the class's images counted 41 times")
+def _(tmp, fx, mp):
+    settings = _tree(tmp)
+    (tmp / "train" / "a" / "loop").symlink_to("..")
+    return ((lambda: load_split("imagefolder", "train", settings)),
+            rf"^{esc(tmp / 'train' / 'a' / 'loop' / 'a')}: the same folder as {esc(tmp / 'train' / 'a')} "
+            r"\(a symbolic-link loop")
+
+
+@case("image folder: broken symbolic link", "data", DataError,
+      before="unclear: failed only when that image was read, maybe hours later")
+def _(tmp, fx, mp):
+    settings = _tree(tmp)
+    link = tmp / "val" / "c" / "gone.jpg"
+    link.symlink_to(tmp / "elsewhere.jpg")
+    return (lambda: load_split("imagefolder", "eval", settings)), rf"^{esc(link)}: a symbolic link to nothing"
+
+
 @case("n_inputs larger than the input pool", "data", ValueError)
 def _(tmp, fx, mp):
     return (lambda: jobs.prepare_inputs(SOURCE, st.DatasetSettings(n_inputs=5000), "digits", tmp / "inputs.h5"),

@@ -112,3 +112,23 @@ def test_datasets_pickle_for_spawned_dataloader_workers(tmp_path):
     torch.manual_seed(0)
     x, y = train[3]
     assert x.shape == (3, 16, 16) and y == 1
+
+
+def test_image_files_are_listed_as_torchvision_lists_them(tmp_path):
+    """The walk that refuses link loops lists a plain tree exactly as torchvision's make_dataset (so the sample
+    indices, and the comparison inputs drawn from them, stay those of earlier versions)."""
+    from PIL import Image
+    from torchvision.datasets.folder import make_dataset
+
+    from robuniv.data import IMAGE_EXTENSIONS, image_files
+
+    for rel in ("b/z.JPEG", "b/a.png", "b/sub/x.jpg", "b/sub/deeper/y.bmp", "a/q.jpg", "a/notes.txt", "c/s/t.jpeg"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".txt":
+            path.write_text("not an image")
+        else:
+            Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path, format="PNG")
+    (tmp_path / "c" / "linked").symlink_to(tmp_path / "b" / "sub" / "deeper")  # a link to another class's folder
+    classes = {"a": 0, "b": 1, "c": 2}
+    assert image_files(tmp_path, classes) == make_dataset(str(tmp_path), classes, extensions=IMAGE_EXTENSIONS)

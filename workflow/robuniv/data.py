@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import pickle
 from dataclasses import dataclass
 from importlib import resources
@@ -415,11 +416,29 @@ class ImageFiles(Dataset):
         path, label = self.samples[i]
         try:
             with open(path, "rb") as fh:
-                img = Image.open(fh).convert("RGB")
+                img = to_rgb(Image.open(fh), path)
         except (OSError, ValueError, SyntaxError) as err:  # PIL: UnidentifiedImageError, "image file is truncated"
             raise DataError(f"image {path}: cannot be decoded ({type(err).__name__}: {err}); replace or remove "
                             "the file") from err
         return (self.transform(img) if self.transform is not None else img), label
+
+
+def to_rgb(img, path):
+    """8-bit RGB of a decoded image. PIL's own convert("RGB") clips 16-bit grayscale (PNG, TIFF) to white and
+    turns 32-bit float images black; here 16-bit values are scaled to 8 bits (round(v / 257)) and images of
+    another depth are refused naming the file. Palette, grayscale, CMYK, alpha (dropped) and the rest: PIL's."""
+    from PIL import Image
+
+    if img.mode.startswith("I;16") or img.mode == "I":  # 16-bit grayscale ("I": how some Pillows open it)
+        values = np.asarray(img, dtype=np.int64)
+        if values.min() < 0 or values.max() > 65535:
+            raise DataError(f"image {path}: {img.mode} values {values.min()}..{values.max()} are not 16-bit; "
+                            "convert it to 8 or 16 bits per channel")
+        img = Image.fromarray(((values + 128) // 257).astype(np.uint8), "L")
+    elif img.mode == "F":
+        raise DataError(f"image {path}: 32-bit floating-point pixels (mode F) have no known range; convert it "
+                        "to 8 or 16 bits per channel")
+    return img.convert("RGB")
 
 
 def imagefolder_info(settings: Mapping[str, Any]) -> SourceInfo:
@@ -435,9 +454,40 @@ def imagefolder_info(settings: Mapping[str, Any]) -> SourceInfo:
     return SourceInfo(n, size, "imagenet", IMAGENET_MEAN, IMAGENET_STD)
 
 
-def imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
-    from torchvision.datasets.folder import make_dataset
+def image_files(folder: Path, classes: Mapping[str, int]) -> list[tuple[str, int]]:
+    """(path, label) of every image file under ``folder/<class>/`` (links followed), in torchvision's
+    ``make_dataset`` order: classes sorted, then folders by path, then file names. A folder reached twice (a
+    symbolic-link loop, or one folder linked in twice: its images would count more than once) and a link to
+    nothing are errors naming them; so is a class without images."""
+    samples, empty = [], []
+    for name in sorted(classes):
+        walked, seen = [], {}
+        for root, dirs, files in os.walk(folder / name, followlinks=True):
+            real = os.path.realpath(root)
+            if real in seen:
+                raise DataError(f"{root}: the same folder as {seen[real]} (a symbolic-link loop, or a folder linked "
+                                "in twice): its images would count more than once; remove the link")
+            seen[real] = root
+            walked.append((root, files))
+        found = []
+        for root, files in sorted(walked):
+            for file in sorted(files):
+                if file.lower().endswith(IMAGE_EXTENSIONS):
+                    path = os.path.join(root, file)
+                    if not os.path.exists(path):
+                        raise DataError(f"{path}: a symbolic link to nothing ({os.readlink(path)}); remove it or "
+                                        "restore its target")
+                    found.append((path, classes[name]))
+        if not found:
+            empty.append(name)
+        samples += found
+    if empty:
+        raise DataError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)}) for the classes "
+                        f"{_listing(empty)}")
+    return samples
 
+
+def imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) -> Dataset:
     root = Path(settings["path"])
     index = imagefolder_class_index(settings)
     folder = root / ("train" if split == "train" else "val")
@@ -451,10 +501,7 @@ def imagefolder_load(split: str, settings: Mapping[str, Any], augment: bool) -> 
     present = {c: i for i, c in enumerate(index) if c in found}
     if not present:
         raise DataError(f"{folder}: none of the {len(index)} classes has a folder")
-    try:
-        samples = make_dataset(str(folder), present, extensions=IMAGE_EXTENSIONS)
-    except (FileNotFoundError, ValueError) as err:
-        raise DataError(f"{folder}: {err}") from err
+    samples = image_files(folder, present)
     size, resize = int(settings.get("image_size", 224)), int(settings.get("resize_size", 256))
     tf = imagenet_train_transform(size) if augment else imagenet_eval_transform(size, resize)
     return ImageFiles(folder, samples, index, tf)
