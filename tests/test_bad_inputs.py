@@ -526,6 +526,21 @@ def _(tmp, fx, mp):
     return thunk, rf"{esc(batch)}: UnpicklingError: global '(posix|os|nt)\.system' is not allowed"
 
 
+@case("CIFAR labels as non-integral floats", "data", DataError, before="silently wrong: 1.7 truncated to class 1")
+def _(tmp, fx, mp):
+    batch = _cifar_dir(tmp) / "test_batch"
+    batch.write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [1.7, 2.0]}, protocol=2))
+    return ((lambda: load_split("cifar10", "eval", {"path": str(tmp)})),
+            rf"{esc(batch)}: labels are not integers \(e\.g\. \[1\.7\]\)")
+
+
+@case("CIFAR labels as booleans", "data", DataError, before="silently wrong: True read as class 1")
+def _(tmp, fx, mp):
+    batch = _cifar_dir(tmp) / "test_batch"
+    batch.write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [True, False]}, protocol=2))
+    return (lambda: load_split("cifar10", "eval", {"path": str(tmp)})), rf"{esc(batch)}: labels are not integers"
+
+
 @case("CIFAR labels outside 0..9", "data", DataError)
 def _(tmp, fx, mp):
     batch = _cifar_dir(tmp) / "test_batch"

@@ -257,8 +257,15 @@ def _read_cifar_batch(path: Path, num_classes: int = 10):
         raise DataError(f"CIFAR-10 batch {path}: 'data' is not a uint8 array of 3072-byte rows")
     if not isinstance(labels, (list, tuple, np.ndarray)):
         raise DataError(f"CIFAR-10 batch {path}: no 'labels' list")
+    raw_labels = np.asarray(labels)
+    if raw_labels.dtype.kind == "f":  # casting would truncate 1.7 to class 1
+        fractional = raw_labels[~(np.isfinite(raw_labels) & (raw_labels == np.round(raw_labels)))]
+        if fractional.size:
+            raise DataError(f"CIFAR-10 batch {path}: labels are not integers (e.g. {fractional[:3].tolist()})")
+    if raw_labels.dtype.kind not in "iuf" and raw_labels.size:
+        raise DataError(f"CIFAR-10 batch {path}: labels are not integers (dtype {raw_labels.dtype})")
     try:
-        labels = np.asarray(labels, dtype=np.int64)
+        labels = raw_labels.astype(np.int64)
     except (TypeError, ValueError, OverflowError) as err:
         raise DataError(f"CIFAR-10 batch {path}: labels are not integers: {err}") from None
     data = data.reshape(-1, 3, 32, 32)
