@@ -9,13 +9,16 @@ min_version("9.0")
 
 # The embedded demo, unless a config is given with --configfile: a paper set-up then runs alone
 # (Snakemake would otherwise merge the demo's data set into it).
+# A malformed or empty config.yaml is named with its line here (Snakemake's message names neither; files given
+# with --configfile Snakemake reads before this file: check them with `python -m robuniv.config FILE`).
 if not workflow.overwrite_configfiles:
+    rc.check_yaml_file("config.yaml")
 
     configfile: "config.yaml"
 
 
 # The schema says which keys exist and their types; robuniv/settings.py holds every default.
-rc.validate(config, ", ".join(map(str, workflow.overwrite_configfiles)) or "config.yaml")
+rc.validate(config, rc.config_source(workflow.overwrite_configfiles, workflow.config_settings.config))
 
 
 report: "workflow/report/workflow.rst"

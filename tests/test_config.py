@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -275,3 +276,23 @@ def test_absent_inputs_name_the_key_the_path_and_what_belongs_there(tmp_path):
     assert rc.absent_inputs(cfg, root=tmp_path) == [
         "datasets.c10.path: data/cifar does not exist; place the data there (cifar10: CIFAR-10 python batches under "
         "<path>/cifar-10-batches-py)"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("datasets:\n  digits:\n    eps: [0, 1\n    source: x\n", r", line 4, column 11: not valid YAML \(expected ',' or ']'"),
+    ("", r": the file is empty; a config needs at least 'datasets:'"),
+    ("- a\n- b\n", r": the file holds a list, not the mapping of keys a config is"),
+])
+def test_malformed_config_files_are_named_with_their_line(tmp_path, text, message):
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    with pytest.raises(rc.ConfigError, match=rf"^{re.escape(str(path))}{message}"):
+        rc.check_yaml_file(path)
+    proc = subprocess.run([sys.executable, "-m", "robuniv.config", str(path)], capture_output=True, text=True)
+    assert proc.returncode != 0 and str(path) in proc.stderr
+
+
+def test_messages_say_when_config_overrides_were_given():
+    assert rc.config_source([], {}) == "config.yaml"
+    assert rc.config_source(["configs/cifar10.yaml"], {"threads": 5}) == (
+        "configs/cifar10.yaml with the --config overrides threads=5")

@@ -60,6 +60,37 @@ def load_schema() -> dict:
     return schema
 
 
+def check_yaml_file(path) -> None:
+    """ConfigError naming ``path`` and the line when the file is not a YAML mapping (Snakemake's own message
+    for a malformed or empty config file names neither)."""
+    import yaml
+
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; a config needs at least 'datasets:'")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the file holds a {type(data).__name__}, not the mapping of keys a config is")
+
+
+def config_source(configfiles, overrides) -> str:
+    """What the config came from, for messages: its files, and the --config overrides where given."""
+    files = ", ".join(map(str, configfiles)) or "config.yaml"
+    if overrides:
+        given = " ".join(f"{k}={v}" for k, v in dict(overrides).items())
+        return f"{files} with the --config overrides {given}"
+    return files
+
+
 def validate(config: dict, source: str = "config") -> None:
     """Validate against the JSON schema; the error names the offending key path and value only."""
     import jsonschema
@@ -369,3 +400,17 @@ def absent_inputs(config: dict, root=".") -> list[str]:
                     lines.append(f"{where}.models.{model}.checkpoint: ε {eps}: {url} does not exist; place the "
                                  "checkpoint there or give its URL")
     return lines
+
+
+if __name__ == "__main__":  # python -m robuniv.config FILE...: check config files before Snakemake reads them
+    import sys
+
+    import yaml
+
+    for arg in sys.argv[1:]:
+        try:
+            check_yaml_file(arg)
+            validate(yaml.safe_load(open(arg, encoding="utf-8")), arg)
+        except ConfigError as err:
+            sys.exit(str(err))
+        print(f"{arg}: valid")
