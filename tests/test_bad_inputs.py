@@ -838,6 +838,25 @@ def _(tmp, fx, mp):
                                        rf"{esc(fx.act['b'])}")
 
 
+@case("kNN graph of a smaller k than the comparison needs", "hdf5", H5Error,
+      before="unclear: 'every k must be in 1..5' without the file")
+def _(tmp, fx, mp):
+    knn_b = tmp / "knn_b.h5"
+    jobs.build_knn_graph(fx.act["b"], 3, knn_b, device="cpu")
+    return _compare(fx, tmp, knn_b), rf"^{esc(knn_b)}: a kNN graph of k=3, the comparison needs k up to 5"
+
+
+@case("kNN graph of another number of inputs", "hdf5", H5Error, before="unclear: shape error without the file")
+def _(tmp, fx, mp):
+    knn_b = copied(fx.knn, tmp / "knn_b.h5")
+    with h5py.File(knn_b, "r+") as fh:
+        graph = fh["knn"][:30]
+        del fh["knn"]
+        fh["knn"] = graph
+        del fh.attrs["activations_sha256"]  # as an older file (no record of its activations)
+    return _compare(fx, tmp, knn_b), rf"^{esc(knn_b)}: a kNN graph of 30 inputs, the activations have 40"
+
+
 @case("summary of another model given as model B's", "hdf5", H5Error, before="new file (per-model steps)")
 def _(tmp, fx, mp):
     knn_b, summary_a = tmp / "knn_b.h5", tmp / "summary_a.h5"

@@ -37,7 +37,6 @@ def test_registry_fields():
     # the paper's figures plot the released code's variants: debiased CKA and the nuclear norm
     assert M.MEASURES[M.CKA_DEBIASED].published and M.MEASURES[M.PROCRUSTES_NUCLEAR_NORM].published
     assert not M.MEASURES[M.CKA].published and not M.MEASURES[M.PROCRUSTES_SIM].published
-    assert "eq. 4" in M.MEASURES[M.CKA].variant and "eq. 5" in M.MEASURES[M.PROCRUSTES_SIM].variant
 
 
 def test_jaccard_names_for_any_k_and_unknown_names():

@@ -423,7 +423,7 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
     ``summary_a``/``summary_b``: the models' :func:`summarise_representations` files (per-model steps)."""
     import torch
 
-    from .h5io import check_same_inputs, read_activations, read_knn, read_summary
+    from .h5io import H5Error, check_same_inputs, read_activations, read_knn, read_summary
     from .runtime import pick_device
     from .similarity import compare_pair
     from .tables import similarity_rows, write_csv
@@ -433,6 +433,10 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
     device = device or pick_device()
     reps_a, reps_b = (torch.from_numpy(np.ascontiguousarray(x["representations"])).to(device) for x in (a, b))
     graphs = read_knn(knn_a, a), read_knn(knn_b, b)  # each checked to be of its model's activations
+    for path, graph in zip((knn_a, knn_b), graphs):
+        if settings.jaccard_k and graph.shape[1] < max(settings.jaccard_k):
+            raise H5Error(f"{path}: a kNN graph of k={graph.shape[1]}, the comparison needs k up to "
+                          f"{max(settings.jaccard_k)} (similarity.jaccard_k); rerun build_knn_graph")
     summaries = None
     if summary_a is not None and summary_b is not None:
         summaries = (read_summary(summary_a, a), read_summary(summary_b, b))
