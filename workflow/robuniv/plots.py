@@ -182,16 +182,27 @@ def grouped_boxes(ax, data: pd.DataFrame, *, x: str, hue: str, x_order, hue_orde
     return counts
 
 
-def _label_n(ax, counts, *, annotate: bool = False) -> set:
+def _label_n(ax, counts, *, annotate: bool = False, ylim=None) -> set:
     """The n of every box; where boxes of one panel differ in n, the boxes with fewer values than the panel's
-    largest n (the exceptions to the legend's range) are labelled above the box."""
+    largest n (the exceptions to the legend's range) are labelled above the box. ``ylim``: the panel's limits,
+    set first (the labels then widen them at the top to stay inside the panel)."""
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ns = {n for _, _, n in counts}
     if annotate or len(ns) > 1:
         most = max(ns)
-        for pos, top, n in counts:
-            if n <= SMALL_N and (n < most or len(ns) == 1):
-                ax.annotate(f"n={n}", (pos, top), xytext=(0, 3), textcoords="offset points", ha="center",
-                            va="bottom", fontsize=7, color="0.25")
+        labelled = [(pos, top, n) for pos, top, n in counts if n <= SMALL_N and (n < most or len(ns) == 1)]
+        if labelled:
+            low, high = ax.get_ylim()
+            ax.set_ylim(low, high + 0.12 * (high - low))  # room for the labels (and a raised one) inside the panel
+            close = 0.08 * (high - low)
+        previous = {}  # per x group: (top, raised) of its last label; a neighbour at about its height goes higher
+        for pos, top, n in sorted(labelled):
+            last = previous.get(round(pos))
+            raised = last is not None and not last[1] and abs(top - last[0]) < close
+            previous[round(pos)] = (top, raised)
+            ax.annotate(f"n={n}", (pos, top), xytext=(0, 3 + (9 if raised else 0)), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7, color="0.25")
     return ns
 
 
@@ -407,8 +418,7 @@ def subgroup_figure(frame: pd.DataFrame, settings: FigureSettings | None = None)
             eps_order = _eps_strings(sub["eps"]) if not sub.empty else []
             counts = grouped_boxes(ax, sub, x="ε", hue="subgroup", x_order=eps_order, hue_order=present,
                                    colors=colors)
-            ns |= _label_n(ax, counts)
-            ax.set_ylim(*ylimits(sub["value"], bounded=_bounded(name)))
+            ns |= _label_n(ax, counts, ylim=ylimits(sub["value"], bounded=_bounded(name)))
             ax.set_title(measure_panel_title(name))
             ax.set_xlabel("ε")
             ax.set_ylabel(dataset if c == 0 else "", fontsize=11, fontweight="bold")
@@ -438,8 +448,7 @@ def probe_figure(frame: pd.DataFrame, settings: FigureSettings | None = None):
         _no_data(ax)
     counts = grouped_boxes(ax, frame, x="dataset", hue="kind", x_order=datasets, hue_order=order, colors=colors,
                            y="agreement")
-    note = n_note(_label_n(ax, counts), "pairs × seeds")
-    ax.set_ylim(*ylimits(frame["agreement"]))
+    note = n_note(_label_n(ax, counts, ylim=ylimits(frame["agreement"])), "pairs × seeds")
     ax.set_xlabel("")
     ax.set_ylabel(measure_axis_label(M.AGREEMENT))
     ax.set_title("Pairwise agreement on held-out regular images")
