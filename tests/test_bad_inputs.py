@@ -866,6 +866,19 @@ def _(tmp, fx, mp):
         rf"^{esc(summary_a)}: this summary was made from other activations than {esc(fx.act['b'])}")
 
 
+@case("checkpoint replaced after the model's inversion", "checkpoint", H5Error,
+      before="silently wrong: --rerun-triggers mtime planned nothing; checkpoint_sha256 was never compared")
+def _(tmp, fx, mp):
+    out, replaced = tmp / "act.h5", tmp / "a.ckpt"
+    seed_everything(1)  # the same architecture, other weights: a retrained model put in place of the old file
+    save_robustness_checkpoint(replaced, create_model(**fx.spec), epoch=1)
+
+    def thunk():
+        jobs.extract_activations(replaced, fx.inputs, SOURCE, MODEL_A, DS, dataset="digits", model_name="a",
+                                 eps=0, input_set="inverted-a", out=out, images=fx.inverted, device="cpu")
+    return thunk, rf"^checkpoint {esc(replaced)} \(sha256 [0-9a-f]{{12}}…\) is not the one a's inverted images"
+
+
 @case("inverted images from another seed set with the same N", "hdf5", H5Error,
       before="silently wrong: only the number of images was checked")
 def _(tmp, fx, mp):

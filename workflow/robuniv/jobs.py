@@ -306,6 +306,14 @@ def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSetting
     attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256), "inputs": input_set,
              "labels": "true class of the target image",
              "index": f"index of the target in the {pairs['pool_split']} split", "pool_split": pairs["pool_split"]}
+    if input_set == f"inverted-{model_name}":  # its own inversions: made with this very checkpoint?
+        from .h5io import H5Error, InvertedImages
+
+        made_with = str(InvertedImages(images, pairs).attrs.get("checkpoint_sha256"))
+        if made_with != attrs["checkpoint_sha256"]:
+            raise H5Error(f"checkpoint {checkpoint} (sha256 {attrs['checkpoint_sha256'][:12]}…) is not the one "
+                          f"{model_name}'s inverted images were made with ({made_with[:12]}…): it was replaced "
+                          "after the inversion; rerun the inversion (snakemake -R invert_images)")
     write_activations(net, batches, out, n=len(targets), attrs=attrs, device=device,
                       precision=data_settings.precision)
     log.info("%d inputs of %s", len(targets), input_set)
