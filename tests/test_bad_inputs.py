@@ -93,6 +93,16 @@ def copied(src: Path, dest: Path) -> Path:
     return dest
 
 
+def _replaced(src, dest, name, edit):
+    """A copy of the HDF5 file ``src`` whose dataset ``name`` is ``edit(its values)``."""
+    path = copied(src, dest)
+    with h5py.File(path, "r+") as fh:
+        values = edit(fh[name][()])
+        del fh[name]
+        fh[name] = values
+    return path
+
+
 def esc(value) -> str:
     return re.escape(str(value))
 
@@ -722,11 +732,7 @@ def _(tmp, fx, mp):
 
 @case("inverted images of another input set (fewer images)", "hdf5", ValueError)
 def _(tmp, fx, mp):
-    path = copied(fx.inverted, tmp / "inv.h5")
-    with h5py.File(path, "r+") as fh:
-        images = fh["images"][:10]
-        del fh["images"]
-        fh["images"] = images
+    path = _replaced(fx.inverted, tmp / "inv.h5", "images", lambda images: images[:10])
     out = tmp / "act.h5"
 
     def thunk():
@@ -803,11 +809,7 @@ def _(tmp, fx, mp):
 
 
 def _rewritten(fx, tmp, name, values):
-    path = copied(fx.act["a"], tmp / "act.h5")
-    with h5py.File(path, "r+") as fh:
-        del fh[name]
-        fh[name] = values
-    return path
+    return _replaced(fx.act["a"], tmp / "act.h5", name, lambda _: values)
 
 
 @case("labels read back as floats with NaN", "hdf5", H5Error, before="silently wrong: passed")
@@ -848,11 +850,8 @@ def _(tmp, fx, mp):
 
 @case("kNN graph of another number of inputs", "hdf5", H5Error, before="unclear: shape error without the file")
 def _(tmp, fx, mp):
-    knn_b = copied(fx.knn, tmp / "knn_b.h5")
+    knn_b = _replaced(fx.knn, tmp / "knn_b.h5", "knn", lambda graph: graph[:30])
     with h5py.File(knn_b, "r+") as fh:
-        graph = fh["knn"][:30]
-        del fh["knn"]
-        fh["knn"] = graph
         del fh.attrs["activations_sha256"]  # as an older file (no record of its activations)
     return _compare(fx, tmp, knn_b), rf"^{esc(knn_b)}: a kNN graph of 30 inputs, the activations have 40"
 
