@@ -60,5 +60,4 @@ def full_disk_error(err: BaseException) -> bool:
     if isinstance(err, OSError) and err.errno in FULL:
         return True
     text = str(err)
-    return isinstance(err, (OSError, RuntimeError)) and any(
-        f"errno = {code}" in text for code in FULL) or "No space left on device" in text
+    return any(f"errno = {code}" in text for code in FULL) or "No space left on device" in text

@@ -54,9 +54,8 @@ def write_activations(model, batches: Iterable, path, *, n: int, attrs: dict, de
             labels[sl] = np.asarray(batch_labels.cpu() if torch.is_tensor(batch_labels) else batch_labels)
             index[sl] = np.asarray(batch_index)
         reps.attrs["description"] = "input of the final linear classifier (penultimate representation)"
-        if logits:
+        if logits:  # comparison inputs (N rows): their content is what kNN graphs and summaries are checked against
             out_logits.attrs["description"] = "outputs of the final linear classifier"
-        if logits:  # comparison inputs (N rows): what their kNN graphs and summaries record and are checked against
             fh.attrs["content_sha256"] = content_sha256(reps[()], out_logits[()], index[()])
     seconds = time.perf_counter() - start
     log.info("%s: %d inputs in %.1f s (%.1f img/s, %s)", Path(path).name, n, seconds, n / max(seconds, 1e-9),

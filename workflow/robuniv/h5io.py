@@ -110,7 +110,9 @@ def activations_id(act: dict) -> str:
     recorded = act["attrs"].get("content_sha256")
     if recorded:
         return str(recorded)
-    return content_sha256(act["representations"], act.get("logits"), act["index"])
+    if "content_sha256" not in act:  # an older file: hashed once, however many derived files are checked
+        act["content_sha256"] = content_sha256(act["representations"], act.get("logits"), act["index"])
+    return act["content_sha256"]
 
 
 def check_derived(path, recorded: dict, act: dict, what: str) -> None:
@@ -122,8 +124,9 @@ def check_derived(path, recorded: dict, act: dict, what: str) -> None:
                       f"(recorded {recorded.get('activations', '?')}); rerun the job that makes it")
 
 
-def read_knn(path, activations: Optional[dict] = None) -> np.ndarray:
-    """A kNN graph; with ``activations`` (:func:`read_activations`), checked to be of those activations."""
+def read_knn(path, activations: Optional[dict] = None, k: int = 0) -> np.ndarray:
+    """A kNN graph; with ``activations`` (:func:`read_activations`), checked to be of those activations, and
+    to hold at least ``k`` neighbours per input."""
     with open_h5(path) as fh:
         graph = _require(fh, path, "knn", 2)[()]
         attrs = dict(fh.attrs)
@@ -134,6 +137,9 @@ def read_knn(path, activations: Optional[dict] = None) -> np.ndarray:
         n = len(activations["index"])
         if graph.shape[0] != n:
             raise H5Error(f"{path}: a kNN graph of {graph.shape[0]} inputs, the activations have {n}")
+    if graph.shape[1] < k:
+        raise H5Error(f"{path}: a kNN graph of k={graph.shape[1]}, the comparison needs k up to {k} "
+                      "(similarity.jaccard_k); rerun build_knn_graph")
     return graph
 
 

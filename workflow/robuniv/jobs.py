@@ -271,13 +271,11 @@ def invert_images(checkpoint, inputs, source: dict, model: st.ModelSettings, set
     return mean_loss
 
 
-def _inverted_batches(paths, pairs: dict, batch_size):
-    """(positions, images, labels, target index) of one model's inverted images, read from its shards as one set
-    in batches of ``batch_size`` from row 0 (a batch may span two shards)."""
-    from .h5io import InvertedImages
+def _inverted_batches(inverted, pairs: dict, batch_size):
+    """(positions, images, labels, target index) of one model's inverted images (an opened
+    :class:`robuniv.h5io.InvertedImages`) in batches of ``batch_size`` from row 0 (a batch may span two shards)."""
     from .inversion import from_uint8
 
-    inverted = InvertedImages(paths, pairs)
     labels, targets = pairs["target_label"], pairs["target_index"]
     for start in range(0, len(inverted), batch_size):
         pos = np.arange(start, min(len(inverted), start + batch_size))
@@ -289,7 +287,7 @@ def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSetting
                         device=None) -> None:
     """Representations and logits of one model on one input set (regular, or another model's inversions)."""
     from .extract import write_activations
-    from .h5io import read_inputs
+    from .h5io import H5Error, InvertedImages, read_inputs
     from .loading import target_batches
     from .runtime import pick_device
 
@@ -302,14 +300,13 @@ def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSetting
         batches = target_batches(inputs, pairs, lambda: open_split(source, pairs["pool_split"]), batch_size,
                                  device=device, num_workers=data_settings.num_workers)
     else:
-        batches = _inverted_batches(images, pairs, batch_size)
+        inverted = InvertedImages(images, pairs)  # its shards checked against each other and these inputs
+        batches = _inverted_batches(inverted, pairs, batch_size)
     attrs = {**_model_attrs(dataset, eps, model_name, source, model, checkpoint, sha256), "inputs": input_set,
              "labels": "true class of the target image",
              "index": f"index of the target in the {pairs['pool_split']} split", "pool_split": pairs["pool_split"]}
     if input_set == f"inverted-{model_name}":  # its own inversions: made with this very checkpoint?
-        from .h5io import H5Error, InvertedImages
-
-        made_with = str(InvertedImages(images, pairs).attrs.get("checkpoint_sha256"))
+        made_with = str(inverted.attrs.get("checkpoint_sha256"))
         if made_with != attrs["checkpoint_sha256"]:
             raise H5Error(f"checkpoint {checkpoint} (sha256 {attrs['checkpoint_sha256'][:12]}…) is not the one "
                           f"{model_name}'s inverted images were made with ({made_with[:12]}…): it was replaced "
@@ -431,7 +428,7 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
     ``summary_a``/``summary_b``: the models' :func:`summarise_representations` files (per-model steps)."""
     import torch
 
-    from .h5io import H5Error, check_same_inputs, read_activations, read_knn, read_summary
+    from .h5io import check_same_inputs, read_activations, read_knn, read_summary
     from .runtime import pick_device
     from .similarity import compare_pair
     from .tables import similarity_rows, write_csv
@@ -440,11 +437,8 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
     check_same_inputs(a, b)
     device = device or pick_device()
     reps_a, reps_b = (torch.from_numpy(np.ascontiguousarray(x["representations"])).to(device) for x in (a, b))
-    graphs = read_knn(knn_a, a), read_knn(knn_b, b)  # each checked to be of its model's activations
-    for path, graph in zip((knn_a, knn_b), graphs):
-        if settings.jaccard_k and graph.shape[1] < max(settings.jaccard_k):
-            raise H5Error(f"{path}: a kNN graph of k={graph.shape[1]}, the comparison needs k up to "
-                          f"{max(settings.jaccard_k)} (similarity.jaccard_k); rerun build_knn_graph")
+    k = max(settings.jaccard_k, default=0)
+    graphs = read_knn(knn_a, a, k=k), read_knn(knn_b, b, k=k)  # each checked to be of its model's activations
     summaries = None
     if summary_a is not None and summary_b is not None:
         summaries = (read_summary(summary_a, a), read_summary(summary_b, b))

@@ -103,6 +103,10 @@ def _recentre(x: torch.Tensor, mean: torch.Tensor, scale: float) -> torch.Tensor
     return torch.sub(x, mean).mul_(scale)
 
 
+def _dtype_name(x: torch.Tensor) -> str:
+    return str(x.dtype).replace("torch.", "")
+
+
 def _sq_norm(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dtype=torch.float64) ** 2
 
@@ -475,7 +479,7 @@ def summarise(reps, *, rtd_trials: Optional[int] = None, rtd_batch: int = 500, r
         batch = min(rtd_batch, x.shape[0])
         rtd_part = {"trials": int(rtd_trials), "batch": int(batch), "seed": int(rtd_seed),
                     "distances": rtd_distances(x, rtd_trials, batch, rtd_seed)}
-    return RepresentationSummary(n=x.shape[0], dtype=str(centred.dtype).replace("torch.", ""),
+    return RepresentationSummary(n=x.shape[0], dtype=_dtype_name(centred),
                                  sq_norm=float(_sq_norm(centred)), gram_sq_norm=float(_gram_sq_norm(centred)),
                                  sq_row_norms=_sq_row_norms(centred).cpu().numpy(), mean=mean.cpu().numpy(),
                                  scale=scale, rtd=rtd_part)
@@ -502,7 +506,7 @@ class PairSteps:
 
     def _per_model(self, attribute, make):
         """Both models' value of ``attribute`` from the summaries when they match the pair's dtype, else made."""
-        dtype = str(self.centred[0].dtype).replace("torch.", "")
+        dtype = _dtype_name(self.centred[0])
         if self.summaries is not None and all(s.dtype == dtype for s in self.summaries):
             return tuple(torch.as_tensor(getattr(s, attribute), dtype=torch.float64) for s in self.summaries)
         return tuple(make(x) for x in self.centred)
@@ -517,7 +521,7 @@ class PairSteps:
         return self._once("centred", self._centre_both)
 
     def _centre_both(self):
-        dtype = str(self.a.dtype).replace("torch.", "")
+        dtype = _dtype_name(self.a)
         if (self.summaries is not None and self.a.dtype == self.b.dtype and
                 all(s.dtype == dtype and s.mean is not None for s in self.summaries)):
             return tuple(_recentre(x, torch.as_tensor(s.mean, device=x.device), s.scale)

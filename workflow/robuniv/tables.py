@@ -242,8 +242,8 @@ def agreement_bounds_table(similarity: pd.DataFrame, accuracy: Mapping, errors: 
         rows.append({"dataset": r.dataset, "eps": r.eps, "model_a": r.model_a, "model_b": r.model_b,
                      "agreement": r.value, "clean_accuracy_a": acc_a, "clean_accuracy_b": acc_b,
                      "fort_lower": lower, "fort_upper": upper,
-                     # Fort et al.'s bounds hold above chance only: missing (and False here) at or below 1/C
-                     "fort_applies": min(acc_a, acc_b) > 1 / num_classes[r.dataset],
+                     # fort_agreement_bounds leaves them missing at or below chance (1/C): say so
+                     "fort_applies": not np.isnan(lower),
                      "error_a": e_a, "error_b": e_b,
                      "error_lower": e_lower, "error_upper": e_upper})
     return pd.DataFrame(rows, columns=BOUNDS_COLUMNS)
