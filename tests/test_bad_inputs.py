@@ -31,6 +31,7 @@ from robuniv.checkpoints import (CheckpointError, DownloadError, atomic_save, do
 from robuniv import settings as st
 from robuniv.data import DataError, load_split
 from robuniv.h5io import H5Error, read_activations, read_inputs, read_knn
+from robuniv.provenance import DigestCache, ReplacedCheckpointError, check_checkpoints
 from robuniv.tables import TableError
 from robuniv.models import create_model
 from robuniv.training import TrainSettings, run_fingerprint, seed_everything, train_model
@@ -876,6 +877,23 @@ def _(tmp, fx, mp):
         jobs.extract_activations(replaced, fx.inputs, SOURCE, MODEL_A, DS, dataset="digits", model_name="a",
                                  eps=0, input_set="inverted-a", out=out, images=fx.inverted, device="cpu")
     return thunk, rf"^checkpoint {esc(replaced)} \(sha256 [0-9a-f]{{12}}…\) is not the one a's inverted images"
+
+
+@case("checkpoint replaced by an older-dated file after its activations and evaluation", "checkpoint",
+      ReplacedCheckpointError, before="silently wrong: Snakemake planned nothing (the new file is not newer)")
+def _(tmp, fx, mp):
+    past = os.stat(fx.ckpt_a).st_mtime - 3600
+    act, evaluation = copied(fx.act["a"], tmp / "regular.h5"), tmp / "a.json"
+    evaluation.write_text('{"checkpoint_sha256": "%s"}' % jobs._checkpoint_sha256(fx.ckpt_a, None))
+    for path in (act, evaluation):
+        os.utime(path, (past, past))
+    replaced = tmp / "a.ckpt"
+    seed_everything(1)  # a retrained model copied in with its old date (cp -p, rsync -a)
+    save_robustness_checkpoint(replaced, create_model(**fx.spec), epoch=1)
+    os.utime(replaced, (past - 60, past - 60))
+    made_from = [(replaced, [act, evaluation])]
+    return (lambda: check_checkpoints(made_from, [], DigestCache())), (
+        rf"^{esc(replaced)} was replaced after {esc(act)} and 1 more were made from it .*touch {esc(replaced)}")
 
 
 @case("inverted images from another seed set with the same N", "hdf5", H5Error,

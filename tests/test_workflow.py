@@ -1,4 +1,5 @@
 """The Snakemake workflow: its plan (dry runs) and the whole demo run on a copy of the repository."""
+import os
 import re
 import shutil
 import subprocess
@@ -241,6 +242,24 @@ def test_changing_execution_settings_reruns_nothing(finished_small, tmp_path):
     edited = edited_copy(finished_small, tmp_path, faster)
     assert "num_workers" in (edited / ".test" / "config.yaml").read_text()
     assert planned_jobs(*TEST_CONFIG, cwd=edited) == {}
+
+
+@pytest.mark.slow
+def test_a_checkpoint_replaced_by_an_older_file_stops_the_plan_until_touched(finished_small, tmp_path):
+    """cp -p of other weights over a checkpoint: Snakemake alone would keep every file made from the old ones."""
+    repo = edited_copy(finished_small, tmp_path, lambda cfg: None)
+    models = repo / "results" / "digits"
+    checkpoint, other = models / "eps0" / "models" / "resnet18.ckpt", models / "eps1" / "models" / "resnet18.ckpt"
+    old = checkpoint.stat().st_mtime
+    shutil.copyfile(other, checkpoint)
+    os.utime(checkpoint, (old, old))
+    proc = snakemake("-n", *TEST_CONFIG, cwd=repo, check=False)
+    assert proc.returncode != 0
+    assert re.search(r"results/digits/eps0/models/resnet18\.ckpt was replaced after .* Run `touch "
+                     r"results/digits/eps0/models/resnet18\.ckpt`", proc.stdout + proc.stderr), proc.stderr[-2000:]
+    checkpoint.touch()
+    jobs = planned_jobs(*TEST_CONFIG, cwd=repo)
+    assert jobs["evaluate_model"] == 1 and jobs["invert_images"] == 3 and "train_model" not in jobs
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ import torch
 
 from .atomic import atomic_path
 from .models import IMAGENET_MEAN, IMAGENET_STD, Classifier, create_model
+from .provenance import file_sha256  # noqa: F401 (re-exported: callers import it from here)
 
 MODEL_PREFIX = "module.model."
 DUMMY_MODEL_PREFIX = "module.model.model."  # robustness.model_utils.DummyModel around a torchvision net
@@ -163,14 +164,6 @@ def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: st
                                   f"shape {tuple(net_state[key].shape)}, the model expects {tuple(value.shape)}")
     model.net.load_state_dict(net_state, strict=True)
     return model.eval()
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -375,6 +375,14 @@ class JobSettings:
 
 
 # ---------------------------------------------------------------- what a run needs that is not there
+def local_checkpoint(url: Optional[str], root=".") -> Optional[Path]:
+    """The local file a checkpoint URL names (a path or a ``file://`` URL); ``None`` for a trained model or
+    one the workflow downloads."""
+    if url is None or "://" in url and not url.startswith("file://"):
+        return None
+    return Path(root) / url.removeprefix("file://")
+
+
 def absent_inputs(config: dict, root=".") -> list[str]:
     """What the planned jobs need from outside the workflow that is not in place (relative to ``root``): each
     data set's data (its source's ``path``; CIFAR-10 with ``download: true`` fetches it) and each checkpoint
@@ -393,10 +401,8 @@ def absent_inputs(config: dict, root=".") -> list[str]:
         for model in model_names(config, name):
             for eps in model_eps(config, name, model):
                 url = checkpoint_url(config, name, model, eps)
-                if url is None or "://" in url and not url.startswith("file://"):
-                    continue  # trained, or downloaded by the workflow
-                local = Path(root) / url.removeprefix("file://")
-                if not local.exists():
+                local = local_checkpoint(url, root)
+                if local is not None and not local.exists():
                     lines.append(f"{where}.models.{model}.checkpoint: ε {eps}: {url} does not exist; place the "
                                  "checkpoint there or give its URL")
     return lines

@@ -49,14 +49,19 @@ def load_model(checkpoint, source: dict, model: st.ModelSettings, sha256: Option
 def _model_attrs(dataset: str, eps, model_name: str, source: dict, model: st.ModelSettings, checkpoint,
                  sha256: Optional[str] = None) -> dict:
     from .architectures import representation_layer
-    from .checkpoints import file_sha256
 
     variant = model_spec(source, model)["variant"]
     return {"dataset": dataset, "eps": float(eps), "model": model_name, "arch": model.arch,
             "width": model.width, "variant": variant, "layer": representation_layer(model.arch, variant),
-            "checkpoint": str(checkpoint),
-            # a configured sha256 was verified when the model was loaded: no second pass over the file
-            "checkpoint_sha256": sha256.lower() if sha256 else file_sha256(checkpoint)}
+            "checkpoint": str(checkpoint), "checkpoint_sha256": _checkpoint_sha256(checkpoint, sha256)}
+
+
+def _checkpoint_sha256(checkpoint, sha256: Optional[str]) -> str:
+    """What derived files record of their checkpoint (robuniv.provenance compares it at plan time)."""
+    from .provenance import file_sha256
+
+    # a configured sha256 was verified when the model was loaded: no second pass over the file
+    return sha256.lower() if sha256 else file_sha256(checkpoint)
 
 
 def prepare_dataset(source: dict, dataset: str, out) -> dict:
@@ -189,7 +194,8 @@ def evaluate(checkpoint, source: dict, model: st.ModelSettings, settings: st.Eva
                  result["adversarial_accuracy"])
         attacks.append(result)
     record = {"dataset": dataset, "model": model_name, "arch": model.arch, "eps": float(eps),
-              "checkpoint": str(checkpoint), "n_images": attacks[0]["n_images"],
+              "checkpoint": str(checkpoint),
+              "checkpoint_sha256": _checkpoint_sha256(checkpoint, sha256), "n_images": attacks[0]["n_images"],
               "clean_accuracy": attacks[0]["clean_accuracy"], "attacks": attacks}
     write_json(record, out)
     return record

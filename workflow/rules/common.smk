@@ -1,10 +1,12 @@
 # Shared by the rules: config checks, path templates, wildcard constraints and named input functions.
 # Each function returns only what one job needs, so adding a model or an ε leaves other jobs' params alone.
+import glob
 import os
 import sys
 
 from robuniv import config as rc
 from robuniv import catalog
+from robuniv.provenance import DigestCache, check_checkpoints
 from robuniv.settings import as_params
 
 rc.check_config(config)
@@ -207,8 +209,12 @@ def get_checkpoint(wildcards):
             f"model {wildcards.model!r} of data set {wildcards.dataset!r} does not exist at "
             f"ε {wildcards.eps} (datasets.{wildcards.dataset}.models.{wildcards.model}.eps)"
         )
-    template = "downloaded" if get_checkpoint_url(wildcards) is not None else "trained"
-    return path(template, dataset=wildcards.dataset, eps=wildcards.eps, model=wildcards.model)
+    return checkpoint_path(wildcards.dataset, wildcards.eps, wildcards.model)
+
+
+def checkpoint_path(dataset, eps, model):
+    template = "downloaded" if rc.checkpoint_url(config, dataset, model, eps) is not None else "trained"
+    return path(template, dataset=dataset, eps=eps, model=model)
 
 
 def get_activation_inputs(wildcards):
@@ -386,3 +392,32 @@ def all_figures():
 def all_targets():
     tables = [path("table", dataset=d, name=name) for d in datasets() for name in catalog.TABLES]
     return [*tables, *all_figures()]
+
+
+# ---------------------------------------------------------------- checkpoints replaced behind Snakemake's back
+def made_from_checkpoints():
+    """(checkpoint, the files made from it) for every configured model and ε (robuniv.provenance)."""
+    for d in datasets():
+        for m in rc.model_names(config, d):
+            for e in rc.model_eps(config, d, m):
+                fields = dict(dataset=d, eps=e, model=m)
+                made = [path(t, **fields) for t in ("evaluation", "train_features", "probe")]
+                made += glob.glob(path("inverted", **fields, rows="*")) + glob.glob(
+                    path("activations", **fields, inputs="*")
+                )
+                yield checkpoint_path(d, e, m), made
+
+
+def local_checkpoint_copies():
+    """(a checkpoint file named in the config, the workflow's copy of it)."""
+    for d in datasets():
+        for m in rc.model_names(config, d):
+            for e in rc.model_eps(config, d, m):
+                local = rc.local_checkpoint(rc.checkpoint_url(config, d, m, e))
+                if local is not None:
+                    yield local, path("downloaded", dataset=d, eps=e, model=m)
+
+
+# Said at plan time, before any job runs: a checkpoint replaced by an older-dated file would otherwise leave
+# every file made from the old weights in place. The usual plan costs a stat per file; digests are cached.
+check_checkpoints(made_from_checkpoints(), local_checkpoint_copies(), DigestCache(".snakemake/robuniv/sha256.json"))
