@@ -22,8 +22,13 @@ def test_every_measure_written_is_registered():
     mask = np.arange(520) < 400
     written = set(written) | set(subgroup_measures(a, b, mask, minimum=20, k=10, rtd_trials=1, rtd_batch=20,
                                                    matched_draws=2).measure)
+    from robuniv.catalogue import CATALOGUE_FAMILIES, compute_family
+
+    for family in CATALOGUE_FAMILIES:
+        written |= set(compute_family(family, a[:, :6], b[:, :6], {"ks": M.CATALOGUE_KS}))
     assert written <= set(M.MEASURES)
     assert set(M.MEASURES) <= written  # and nothing registered is never written
+    assert {M.measure(n).family for n in M.catalogue_measures()} == set(CATALOGUE_FAMILIES)
 
 
 def test_registry_fields():
@@ -31,8 +36,13 @@ def test_registry_fields():
         assert entry.name == name and entry.label and entry.variant
         assert entry.kind in (M.PREDICTIONS, M.REPRESENTATIONS)
         assert entry.direction in (M.HIGHER, M.LOWER)
-    lower = {n for n, e in M.MEASURES.items() if e.direction == M.LOWER}
-    assert lower == {M.RTD, M.PROCRUSTES_DISTANCE}
+    paper = {n: e for n, e in M.MEASURES.items() if n not in M.catalogue_measures()}
+    assert {n for n, e in paper.items() if e.direction == M.LOWER} == {M.RTD, M.PROCRUSTES_DISTANCE}
+    # distances and differences of the catalogue are "lower is more similar"
+    assert {n for n in M.catalogue_measures() if M.measure(n).direction == M.LOWER} == {
+        "rsm_norm_difference", "orthogonal_angular_shape_metric", "permutation_procrustes",
+        "procrustes_size_and_shape", "gulp", "magnitude_difference", "concentricity_difference",
+        "uniformity_difference"}
     assert {n for n, e in M.MEASURES.items() if e.kind == M.PREDICTIONS} == {M.AGREEMENT, M.JSD_SIM}
     # the paper's figures plot the released code's variants: debiased CKA and the nuclear norm
     assert M.MEASURES[M.CKA_DEBIASED].published and M.MEASURES[M.PROCRUSTES_NUCLEAR_NORM].published

@@ -110,12 +110,18 @@ def test_every_registered_family_has_its_computation_and_writes_only_its_measure
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(60, 6)), rng.normal(size=(60, 6))
     options = {"ks": M.JACCARD_KS[:1], "rtd_trials": 1, "rtd_batch": 20, "rtd_jobs": 1}
+    from robuniv.catalogue import CATALOGUE_FAMILIES, compute_family
+
     for family in {m.family for m in M.MEASURES.values()}:
-        values = S.FAMILIES[family](S.PairSteps(a, b), options)
+        if family in CATALOGUE_FAMILIES:
+            values = compute_family(family, a, b, options)
+        else:
+            values = S.FAMILIES[family](S.PairSteps(a, b), options)
         assert values and all(M.measure(name).family == family for name in values), family
 
 
-@pytest.mark.parametrize("name", [n for n in M.MEASURES if n != M.RTD and (M.jaccard_k(n) or 0) <= 10] + ["jaccard@7"])
+@pytest.mark.parametrize("name", [n for n in M.MEASURES if n != M.RTD and (M.jaccard_k(n) or 0) <= 10
+                                  and n not in M.catalogue_measures()] + ["jaccard@7"])
 def test_compute_by_name_equals_the_pair_comparison(name):
     rng = np.random.default_rng(3)
     a = rng.normal(size=(50, 6))
@@ -124,3 +130,15 @@ def test_compute_by_name_equals_the_pair_comparison(name):
     every = S.compare_pair(logits_a, logits_b, a, b, ks=(7, 10), with_rtd=False)
     arrays = (logits_a, logits_b) if M.measure(name).kind == M.PREDICTIONS else (a, b)
     assert S.compute(name, *arrays) == every[name]  # the same operations: equal, not close
+
+
+@pytest.mark.parametrize("name", M.catalogue_measures() + ["mutual_knn@7"])
+def test_compute_by_name_equals_its_catalogue_family(name):
+    from robuniv.catalogue import compute_family
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(50, 6))
+    b = a @ rng.normal(size=(6, 6)) + 0.3 * rng.normal(size=(50, 6))
+    k = M.split_k(name)[1]
+    family = compute_family(M.measure(name).family, a, b, {"ks": (k or 10,)})
+    assert S.compute(name, a, b) == family[name]  # the same operations: equal, not close

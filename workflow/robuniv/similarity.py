@@ -615,15 +615,25 @@ def _rtd_family(steps: PairSteps, options: dict) -> dict:
 LOGIT_NAMES = ("logits_a", "logits_b")
 
 
+def _as_numpy(x):
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
 def compute(name: str, reps_a, reps_b, **options) -> float:
-    """One measure by its registry name (``jaccard@<k>`` for any k) of two models' arrays: their logits
-    for prediction measures, their representations otherwise. ``options`` as for :func:`compare_representations`."""
+    """One measure by its registry name (``<knn measure>@<k>`` for any k) of two models' arrays: their logits
+    for prediction measures, their representations otherwise. ``options`` as for :func:`compare_representations`;
+    for a catalogue measure (:mod:`robuniv.catalogue`), its family's settings (e.g. ``svcca_variance``)."""
     entry = M.measure(name)
     names = LOGIT_NAMES if entry.kind == M.PREDICTIONS else ("reps_a", "reps_b")
-    k = M.jaccard_k(name)
+    k = M.split_k(name)[1]
     if k is not None:
         options = {**options, "ks": (k,)}
-    values = FAMILIES[entry.family](PairSteps(reps_a, reps_b, names), options)
+    if entry.family not in FAMILIES:  # a catalogue measure: numpy float64 (robuniv.catalogue)
+        from .catalogue import compute_family
+
+        values = compute_family(entry.family, _as_numpy(reps_a), _as_numpy(reps_b), options, names)
+    else:
+        values = FAMILIES[entry.family](PairSteps(reps_a, reps_b, names), options)
     if name not in values:
         raise ValueError(f"measure {name!r} is undefined for these inputs (e.g. debiased CKA needs 4 inputs)")
     return values[name]
@@ -646,7 +656,7 @@ def compare_representations(reps_a, reps_b, *, ks: Sequence[int] = (10,), graphs
     options = {"ks": ks, "graphs_a": graphs_a, "graphs_b": graphs_b, "rtd_trials": rtd_trials,
                "rtd_batch": rtd_batch, "rtd_seed": rtd_seed, "rtd_jobs": rtd_jobs}
     representation_families = [f for f in M.families(n for n, m in M.MEASURES.items() if m.kind == M.REPRESENTATIONS)
-                                if with_rtd or f != "rtd"]
+                                if f in FAMILIES and (with_rtd or f != "rtd")]
     out = {}
     for name in representation_families:
         out.update(FAMILIES[name](steps, options))
