@@ -169,6 +169,23 @@ add_config_case("schema error: key path only, one line",
                 lambda c: _models(c)["resnet18"].update(widht=0.5),
                 r"^my\.yaml: datasets\.digits\.models\.resnet18: Additional properties .*'widht'[^\n]{0,120}$",
                 schema=True, before="unclear: the whole schema was printed")
+def _measures(cfg, chosen):
+    cfg["datasets"]["digits"].setdefault("similarity", {})["measures"] = chosen
+
+
+add_config_case("misspelt measure in similarity.measures", lambda c: _measures(c, ["cka", "mutual_kn@10"]),
+                r"datasets\.digits\.similarity\.measures: unknown measure 'mutual_kn@10' \(did you mean "
+                r"mutual_knn@10", schema=False, before="new key (issue 19)")
+add_config_case("Jaccard k not computed", lambda c: _measures(c, ["jaccard@20"]),
+                r"datasets\.digits\.similarity\.measures: jaccard@20 needs k = 20 in "
+                r"datasets\.digits\.similarity\.jaccard_k", schema=False, before="new key (issue 19)")
+add_config_case("kNN measure with k >= n_inputs", lambda c: _measures(c, ["cknna@500"]),
+                r"similarity\.measures: cknna@500: k must be < n_inputs \(40\)", schema=False,
+                before="new key (issue 19)")
+add_config_case("catalogue setting out of range",
+                lambda c: c["datasets"]["digits"].update(catalogue={"rsa_outer": "kendall"}),
+                r"^my\.yaml: datasets\.digits\.catalogue\.rsa_outer: 'kendall' is not one of", schema=True,
+                before="new key (issue 19)")
 add_config_case("URL template with an unknown field",
                 lambda c: _models(c)["resnet18"].update(checkpoint="https://x/r18_eps{epsilon}.ckpt"),
                 r"datasets\.digits\.models\.resnet18\.checkpoint: unknown field\(s\) \{epsilon\}", schema=False,

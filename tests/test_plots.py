@@ -274,3 +274,22 @@ def test_fig5_boxes_and_legend_follow_the_catalog(tables):
     assert labels == list(catalog.SUBGROUPS.values())
     faces = [h.get_facecolor() for h in fig.legends[0].legend_handles]
     assert len(set(faces)) == len(catalog.SUBGROUPS)
+
+
+def test_measure_agreement_is_spearman_over_pairs_with_distances_negated():
+    # three measures over six pairs: cka ranks them as the values, rtd (a distance) in reverse, so once
+    # oriented it agrees with cka (ρ = 1); svcca ranks them in the opposite order of cka (ρ = −1)
+    values = np.array([0.1, 0.5, 0.3, 0.9, 0.7, 0.2])
+    rows = []
+    for i, v in enumerate(values):
+        for measure, value in (("cka", v), ("rtd", 10 - 3 * v), ("svcca", -v)):
+            rows.append({"dataset": "d", "inputs": "regular", "eps": float(i % 2), "source": "", "model_a": f"m{i}",
+                         "model_b": "z", "measure": measure, "value": value})
+    frame = pd.DataFrame(rows)
+    rho, n = plots.measure_agreement(frame)
+    assert n == 6 and list(rho.columns) == ["cka", "rtd", "svcca"]
+    assert rho.loc["cka", "rtd"] == pytest.approx(1.0) and rho.loc["cka", "svcca"] == pytest.approx(-1.0)
+    fig = plots.measure_agreement_figure(frame)
+    shown = fig.axes[0].images[0].get_array()
+    assert np.allclose(shown, rho.to_numpy())
+    plots.plt.close(fig)

@@ -263,6 +263,32 @@ def test_a_checkpoint_replaced_by_an_older_file_stops_the_plan_until_touched(fin
 
 
 @pytest.mark.slow
+def test_adding_measures_plans_only_their_family(finished_small, tmp_path):
+    """A catalogue measure plans its family's jobs only; one more of that family, once it ran, plans none."""
+    def svcca(cfg):
+        cfg["datasets"]["digits"]["similarity"]["measures"] = ["paper", "svcca"]
+
+    repo = edited_copy(finished_small, tmp_path, svcca)
+    pairs = 2 * (1 + 2)  # 2 ε x (1 regular pair + 2 ordered inverted pairs)
+    aggregates = {"similarity_tables": 1, "analysis_tables": 1, "plot_figures": 1, "analysis_figures": 1, "all": 1}
+    assert planned_jobs(*TEST_CONFIG, cwd=repo) == {"compare_catalogue": pairs, **aggregates}
+    snakemake("-c", "2", *TEST_CONFIG, cwd=repo)
+    table = pd.read_csv(repo / "results" / "digits" / "tables" / "similarity.csv")
+    assert "svcca" in set(table.measure) and "pwcca" not in set(table.measure)  # its sibling is computed, not shown
+    before = {p: p.stat().st_mtime_ns for p in (repo / "results").rglob("similarity/*/cca/*.csv")}
+    assert len(before) == pairs
+
+    path = repo / ".test" / "config.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["datasets"]["digits"]["similarity"]["measures"] = ["paper", "svcca", "pwcca"]
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert planned_jobs(*TEST_CONFIG, cwd=repo) == aggregates  # pwcca was computed with svcca: only the tables
+    cfg["datasets"]["digits"]["similarity"]["measures"] += ["mutual_knn@5"]
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert planned_jobs(*TEST_CONFIG, cwd=repo) == {"compare_catalogue": pairs, **aggregates}  # its family only
+
+
+@pytest.mark.slow
 def test_two_studies_in_one_checkout_keep_their_tables(finished_small, tmp_path):
     """A second config with another data set runs beside the first: neither's tables or figures change."""
     repo = tmp_path / "copy"

@@ -286,7 +286,7 @@ def _neighbour_family(a: ModelSteps, b: ModelSteps, settings: dict) -> dict:
     """kNN measures at each k: second-order cosine (Hamilton et al. 2016), rank similarity (Wang et al. 2022),
     mutual kNN and CKNNA (Huh et al. 2024); neighbours by cosine of the uncentred representations."""
     out = {}
-    for k in sorted(set(int(k) for k in settings.get("ks", (10,)))):
+    for k in sorted(set(int(k) for k in settings.get("ks", M.CATALOGUE_KS))):
         knn_a, knn_b = a.knn(k), b.knn(k)
         out[M.at_k("second_order_cosine", k)] = _second_order_cosine(a.unit_rows, b.unit_rows, knn_a, knn_b)
         out[M.at_k("rank_similarity", k)] = _rank_similarity(knn_a, knn_b)
@@ -368,6 +368,9 @@ def _statistics_family(a: ModelSteps, b: ModelSteps, settings: dict) -> dict:
 
     return {"magnitude_difference": abs(float(np.linalg.norm(a.x.mean(axis=0)) - np.linalg.norm(b.x.mean(axis=0)))),
             "concentricity_difference": abs(concentricity(a.x) - concentricity(b.x))}
+
+
+assert set(CATALOGUE_FAMILIES) == set(M.CATALOGUE_FAMILIES), "robuniv.measures.CATALOGUE_FAMILIES is out of date"
 
 
 def compute_family(family: str, reps_a, reps_b, settings: Optional[dict] = None,

@@ -14,7 +14,7 @@ from typing import Optional
 
 import yaml
 
-from . import architectures, catalog, sources
+from . import architectures, catalog, measures, sources
 from . import settings as st
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -200,6 +200,69 @@ def similarity_settings(config: dict, name: str) -> st.SimilaritySettings:
     return st.replace(settings, rtd_batch=min(settings.rtd_batch, n))
 
 
+def catalogue_settings(config: dict, name: str) -> st.CatalogueSettings:
+    return _section(config, name, "catalogue")
+
+
+MEASURE_GROUPS = {"paper": "the paper's measures (what compare_models writes)",
+                  "catalogue": "every catalogue measure (kNN measures at k = 10)"}
+
+
+def chosen_measures(config: dict, name: str) -> Optional[list[str]]:
+    """``similarity.measures`` of a data set, with the groups ``paper`` and ``catalogue`` spelt out (None: not
+    given, i.e. the paper's measures as compare_models writes them)."""
+    chosen = similarity_settings(config, name).measures
+    if chosen is None:
+        return None
+    similarity = similarity_settings(config, name)
+    paper = [m for m, e in measures.MEASURES.items() if e.kind == measures.REPRESENTATIONS
+             and m not in measures.catalogue_measures() and measures.jaccard_k(m) is None
+             and (m != measures.RTD or similarity.rtd)]
+    groups = {"paper": paper + [measures.jaccard_name(k) for k in similarity.jaccard_k],
+              "catalogue": measures.catalogue_measures()}
+    return list(dict.fromkeys(m for entry in chosen for m in groups.get(entry, [entry])))
+
+
+def catalogue_families(config: dict, name: str) -> list[str]:
+    """The catalogue families (robuniv.catalogue) the chosen measures need, in registry order."""
+    chosen = set(chosen_measures(config, name) or ())
+    return [f for f in measures.families(chosen) if f in measures.CATALOGUE_FAMILIES]
+
+
+def family_params(config: dict, name: str, family: str) -> dict:
+    """What one catalogue family's jobs take as params: its settings, and for the kNN family the k of the
+    chosen kNN measures (so adding a measure of another family changes none of its jobs)."""
+    params = catalogue_settings(config, name).of_family(family)
+    if family == "neighbours":
+        params["ks"] = sorted({measures.split_k(m)[1] for m in chosen_measures(config, name) or ()
+                               if measures.measure(m).family == family})
+    return params
+
+
+def _check_measures(config: dict, name: str) -> None:
+    where = f"datasets.{name}.similarity.measures"
+    chosen = chosen_measures(config, name)
+    if chosen is None:
+        return
+    similarity, n = similarity_settings(config, name), dataset_settings(config, name).n_inputs
+    for m in chosen:
+        try:
+            entry = measures.measure(m)
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        base, k = measures.split_k(m)
+        if base == measures.JACCARD and k not in similarity.jaccard_k:
+            raise ConfigError(f"{where}: {m} needs k = {k} in datasets.{name}.similarity.jaccard_k "
+                              f"({list(similarity.jaccard_k)})")
+        if k is not None and k >= n:
+            raise ConfigError(f"{where}: {m}: k must be < n_inputs ({n})")
+        if m == measures.RTD and not similarity.rtd:
+            raise ConfigError(f"{where}: rtd is chosen, but datasets.{name}.similarity.rtd is false")
+        if entry.kind == measures.PREDICTIONS:
+            raise ConfigError(f"{where}: {m} is a prediction measure; agreement and jsd_sim are always reported "
+                              "(figures 1 and 3 need them): list representation measures only")
+
+
 def knn_k(config: dict, name: str) -> int:
     """Size of the per-model kNN graph: the largest Jaccard k (one graph serves every k)."""
     return max(similarity_settings(config, name).jaccard_k)
@@ -292,6 +355,7 @@ def check_config(config: dict) -> None:
             if section != "training":
                 _section(config, name, section)
         n = dataset_settings(config, name).n_inputs
+        _check_measures(config, name)
         if max(similarity_settings(config, name).jaccard_k) >= n:
             raise ConfigError(f"{where}.similarity.jaccard_k: every k must be < n_inputs ({n})")
         groups = subgroup_settings(config, name)

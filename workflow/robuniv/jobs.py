@@ -462,6 +462,27 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
     return frame
 
 
+def compare_catalogue(act_a, act_b, family: str, settings: dict, *, inputs: str, dataset: str, eps, model_a: str,
+                      model_b: str, out):
+    """Every measure of one catalogue family (robuniv.catalogue) for one model pair on one input set."""
+    from .catalogue import compute_family
+    from .h5io import check_same_inputs, read_activations
+    from .tables import similarity_rows, write_csv
+
+    a, b = read_activations(act_a), read_activations(act_b)
+    check_same_inputs(a, b)
+    try:
+        values = compute_family(family, a["representations"], b["representations"], settings,
+                                names=(str(act_a), str(act_b)))
+    except ValueError as err:
+        raise ValueError(f"comparing {act_a} with {act_b} ({family} measures): {err}") from err
+    frame = similarity_rows(values, dataset=dataset, eps=float(eps), inputs=inputs,
+                            source=model_a if inputs == "inverted" else "", model_a=model_a, model_b=model_b)
+    write_csv(frame, out)
+    log.info("%s", dict(zip(frame["measure"], frame["value"])))
+    return frame
+
+
 def compare_subgroups(act_a, act_b, subgroups: st.SubgroupSettings, similarity: st.SimilaritySettings, *,
                       dataset: str, eps, model_a: str, model_b: str, out):
     """Analysis 4 for one regular-image pair: the representational measures on the inputs where it agrees /
@@ -485,13 +506,18 @@ def compare_subgroups(act_a, act_b, subgroups: st.SubgroupSettings, similarity: 
 
 # ---------------------------------------------------------------- tables and figures
 def similarity_tables(comparison_files: Iterable, spearman: st.SpearmanSettings, *, similarity_out,
-                      spearman_out) -> None:
-    """similarity.csv (every comparison) and spearman.csv (each measure's rank correlation with ε)."""
+                      spearman_out, measures: Optional[Sequence[str]] = None) -> None:
+    """similarity.csv (every comparison) and spearman.csv (each measure's rank correlation with ε).
+    ``measures``: the representation measures to keep (``similarity.measures``; None: all), besides the
+    prediction measures, which are always kept."""
+    from .measures import prediction_measures
     from .tables import read_csvs, similarity_table, spearman_table, write_csv, SIMILARITY_COLUMNS
 
-    frame = similarity_table(read_csvs(comparison_files, SIMILARITY_COLUMNS, keep_default_na=False,
-                                       required=SIMILARITY_COLUMNS, keys=SIMILARITY_COLUMNS[:-1],
-                                       numeric=("eps", "value")))
+    frame = read_csvs(comparison_files, SIMILARITY_COLUMNS, keep_default_na=False, required=SIMILARITY_COLUMNS,
+                      keys=SIMILARITY_COLUMNS[:-1], numeric=("eps", "value"))
+    if measures is not None:
+        frame = frame[frame["measure"].isin([*prediction_measures(), *measures])]
+    frame = similarity_table(frame)
     write_csv(frame, similarity_out)
     write_csv(spearman_table(frame, n_resamples=spearman.n_resamples, seed=spearman.seed), spearman_out)
 

@@ -272,6 +272,9 @@ _knn_measure("cknna", "CKNNA", "CKA of the cosine kernels restricted to mutual k
              "Platonic metrics.py cknna", symmetric=False)
 
 
+CATALOGUE_FAMILIES = ("cca", "alignment", "rsm", "neighbours", "statistics")  # robuniv.catalogue's families
+
+
 def catalogue_measures() -> list[str]:
     """The measures :mod:`robuniv.catalogue` computes (registry order, kNN measures at the registry's k)."""
     return [n for n, m in MEASURES.items() if m.variant.startswith(_CATALOGUE)]

@@ -495,6 +495,83 @@ def bounds_figure(frame: pd.DataFrame, settings: FigureSettings | None = None):
     return fig
 
 
+def _registry_order(names) -> list[str]:
+    """Registry order; a kNN measure at any k sits with its base's entries, by k."""
+    first: dict = {}
+    for i, name in enumerate(M.MEASURES):
+        first.setdefault(M.split_k(name)[0], i)
+    return sorted(names, key=lambda n: (first.get(M.split_k(n)[0], len(first)), M.split_k(n)[1] or 0, n))
+
+
+MIN_PAIRS_FOR_AGREEMENT = 5  # below, a rank correlation over pairs takes only a few values
+
+
+def measure_agreement(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Spearman correlation between the representation measures of ``frame`` (similarity.csv rows) over the
+    pairs they rank (one pair = dataset, ε, source, model A, model B), every measure oriented so that up is
+    more similar; and the number of pairs. Registry order."""
+    data = _oriented(frame[frame["measure"].map(lambda n: M.measure(n).kind == M.REPRESENTATIONS).astype(bool)])
+    order = _registry_order(set(data["measure"]))
+    wide = data.pivot_table(index=["dataset", "eps", "source", "model_a", "model_b"], columns="measure",
+                            values="value", aggfunc="first")
+    return wide.reindex(columns=order).corr(method="spearman"), len(wide)
+
+
+def measure_agreement_figure(frame: pd.DataFrame, settings: FigureSettings | None = None):
+    """Measure agreement, per input kind: left, Spearman's ρ between every two representation measures of how
+    they rank the model pairs (all ε pooled); right, each measure's mean ρ with the others at each ε (ε as
+    colour; an ε with fewer than MIN_PAIRS_FOR_AGREEMENT pairs is left out). Where the measures agree, "more
+    universal with ε" does not hinge on the measure."""
+    settings = _settings(settings)
+    kinds = [k for k in INPUTS if k in set(frame["inputs"])] or list(INPUTS[:1])
+    eps_levels = sorted(pd.to_numeric(frame["eps"]).unique())
+    colors = _palette(len(eps_levels))
+    fig, axes = plt.subplots(len(kinds), 2, figsize=(_width(9.0, settings), 5.2 * len(kinds)), squeeze=False,
+                             width_ratios=[3, 1.3], layout="constrained")
+    image, shown = None, set()
+    for r, kind in enumerate(kinds):
+        heat, strip = axes[r]
+        heat.grid(False)
+        rho, n = measure_agreement(frame[frame["inputs"] == kind])
+        heat.set_title(f"{kind} images, all ε (n = {n} pairs)", fontsize=9)
+        if rho.empty or n < MIN_PAIRS_FOR_AGREEMENT:
+            _no_data(heat)
+            _no_data(strip)
+            continue
+        labels = list(rho.columns)
+        image = heat.imshow(rho.to_numpy(dtype=float), vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
+        heat.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+        heat.set_yticks(range(len(labels)), labels, fontsize=6)
+        drawn = 0
+        for j, eps in enumerate(eps_levels):
+            at_eps, n_eps = measure_agreement(frame[(frame["inputs"] == kind) & (pd.to_numeric(frame["eps"]) == eps)])
+            if n_eps < MIN_PAIRS_FOR_AGREEMENT:
+                continue
+            drawn += 1
+            others = at_eps.reindex(index=labels, columns=labels).to_numpy(dtype=float, copy=True)
+            np.fill_diagonal(others, np.nan)
+            strip.scatter(np.nanmean(others, axis=1), range(len(labels)), color=colors[j], s=14, zorder=3)
+            shown.add(j)
+        if not drawn:
+            strip.text(0.5, 0.5, f"fewer than {MIN_PAIRS_FOR_AGREEMENT} pairs\nat every ε", ha="center", va="center",
+                       transform=strip.transAxes, fontsize=8, color="0.4")
+        strip.set_ylim(len(labels) - 0.5, -0.5)
+        strip.set_yticks(range(len(labels)), [])
+        strip.set_xlim(-1.05, 1.05)
+        strip.axvline(0, color="0.6", lw=0.8)
+        strip.set_xlabel("mean ρ with the other measures")
+        strip.set_title("at each ε", fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=axes[:, 0].tolist(), shrink=0.5, location="left",
+                     label="Spearman ρ between measures (over the pairs they rank)")
+    handles = [plt.Line2D([], [], ls="", marker="o", color=colors[j], label=f"{eps_levels[j]:g}")
+               for j in sorted(shown)]
+    if handles:
+        _outside_legend(fig, handles, f"ε (≥ {MIN_PAIRS_FOR_AGREEMENT} pairs)")
+    fig.suptitle("Do the measures rank the model pairs alike?")
+    return fig
+
+
 # Figure name (robuniv.catalog.FIGURES) -> function of the tables it reads.
 FIGURE_MAKERS = {
     "fig1_predictions_regular": lambda tables, settings: prediction_figure(
@@ -504,6 +581,7 @@ FIGURE_MAKERS = {
     "fig4_representations": lambda tables, settings: representation_figure(
         tables["similarity"], tables.get("spearman"), settings),
     "fig8_jaccard_k": lambda tables, settings: jaccard_k_figure(tables["similarity"], settings),
+    "fig9_measure_agreement": lambda tables, settings: measure_agreement_figure(tables["similarity"], settings),
     "fig5_subgroups": lambda tables, settings: subgroup_figure(tables["subgroups"], settings),
     "fig6_probes": lambda tables, settings: probe_figure(tables["probes"], settings),
     "fig7_agreement_bounds": lambda tables, settings: bounds_figure(tables["agreement_bounds"], settings),

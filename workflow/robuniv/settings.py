@@ -134,6 +134,32 @@ class SimilaritySettings:
     rtd_batch: int = 500
     rtd_seed: int = 0
     rtd: bool = True
+    # the measures of the tables (None: the paper's, i.e. what compare_models writes); a catalogue measure plans
+    # its family's jobs (robuniv.catalogue), and choosing one changes no job that exists
+    measures: Optional[Tuple[str, ...]] = plan_field()
+
+
+def catalogue_field(default, family: str):
+    """A setting of one catalogue family (robuniv.catalogue): only that family's jobs take it as a param."""
+    return field(default=default, metadata={"family": family})
+
+
+@dataclass(frozen=True)
+class CatalogueSettings:
+    """Settings of the measure catalogue (defaults: ReSi's)."""
+
+    svcca_variance: float = catalogue_field(0.99, "cca")  # share of the variance SVCCA keeps
+    rsa_outer: str = catalogue_field("spearman", "rsm")  # RSA's comparison of the RSMs: spearman | pearson
+
+    def __post_init__(self):
+        if not 0 < self.svcca_variance <= 1:
+            raise SettingsError(f"svcca_variance must be in (0, 1], got {self.svcca_variance}")
+        if self.rsa_outer not in ("spearman", "pearson"):
+            raise SettingsError(f"rsa_outer must be spearman or pearson, got {self.rsa_outer!r}")
+
+    def of_family(self, family: str) -> dict:
+        """The settings one family's jobs take (their params)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("family") == family}
 
 
 @dataclass(frozen=True)
@@ -219,6 +245,7 @@ SECTIONS: dict[str, type] = {
     "evaluation": EvaluationSettings,
     "inversion": InversionSettings,
     "similarity": SimilaritySettings,
+    "catalogue": CatalogueSettings,
     "subgroups": SubgroupSettings,
     "probes": ProbeSettings,
 }
@@ -275,5 +302,5 @@ def replace(settings, **changes):
 __all__ = ["SettingsError", "RESULT", "PLAN", "EXECUTION", "plan_field", "execution_field", "execution_fields",
            "role", "ModelSettings", "SpearmanSettings",
            "from_params", "TrainSettings", "EvaluationSettings", "InversionSettings",
-           "SimilaritySettings", "SubgroupSettings", "ProbeSettings", "FigureSettings", "DatasetSettings",
+           "SimilaritySettings", "CatalogueSettings", "catalogue_field", "SubgroupSettings", "ProbeSettings", "FigureSettings", "DatasetSettings",
            "SECTIONS", "build", "as_params", "replace", "field"]

@@ -7,6 +7,7 @@ import sys
 from robuniv import config as rc
 from robuniv import catalog
 from robuniv.provenance import DigestCache, check_checkpoints
+from robuniv.measures import CATALOGUE_FAMILIES
 from robuniv.settings import as_params
 
 rc.check_config(config)
@@ -32,6 +33,7 @@ PATHS = {
     "knn": "results/{dataset}/eps{eps}/knn/{model}/{inputs}.h5",
     "summary": "results/{dataset}/eps{eps}/summaries/{model}/{inputs}.h5",
     "comparison": "results/{dataset}/eps{eps}/similarity/{kind}/{model_a}__{model_b}.csv",
+    "catalogue_comparison": "results/{dataset}/eps{eps}/similarity/{kind}/{family}/{model_a}__{model_b}.csv",
     "subgroups": "results/{dataset}/eps{eps}/subgroups/{model_a}__{model_b}.csv",
     "train_features": "results/{dataset}/eps{eps}/features_train/{model}.h5",
     "probe": "results/{dataset}/eps{eps}/probes/{model}.h5",
@@ -75,6 +77,7 @@ wildcard_constraints:
     inputs=f"regular|inverted-{rc.NAME_PATTERN}",
     name=r"[A-Za-z0-9_]+",
     rows=r"\d+-\d+",
+    family="|".join(CATALOGUE_FAMILIES),
 
 
 # ---------------------------------------------------------------- config lookups
@@ -296,16 +299,40 @@ def get_evaluations(wildcards):
     return [path("evaluation", dataset=d, eps=e, model=m) for e in eps_levels(d) for m in models_at(d, e)]
 
 
+def get_family_params(wildcards):
+    return rc.family_params(config, wildcards.dataset, wildcards.family)
+
+
+def get_chosen_measures(wildcards):
+    return rc.chosen_measures(config, wildcards.dataset)
+
+
+def get_catalogue_inputs(wildcards):
+    """Both models' activations: regular images, or A's inverted images for both."""
+    inputs = get_comparison_inputs(wildcards)
+    return {"act_a": inputs["act_a"], "act_b": inputs["act_b"]}
+
+
+def get_catalogue_comparisons(wildcards):
+    """Per chosen catalogue family, one table per pair as for get_comparisons."""
+    d = wildcards.dataset
+    return [t for f in rc.catalogue_families(config, d) for t in pair_targets(d, "catalogue_comparison", family=f)]
+
+
 def get_comparisons(wildcards):
-    """One table per regular unordered pair and per inverted ordered pair, at every ε of the data set."""
-    d, out = wildcards.dataset, []
+    return pair_targets(wildcards.dataset, "comparison")
+
+
+def pair_targets(d, template, **fields):
+    """One file per regular unordered pair and per inverted ordered pair, at every ε of the data set."""
+    out = []
     for e in eps_levels(d):
         out += [
-            path("comparison", dataset=d, eps=e, kind="regular", model_a=a, model_b=b)
+            path(template, dataset=d, eps=e, kind="regular", model_a=a, model_b=b, **fields)
             for a, b in rc.pairs_at(config, d, e)
         ]
         out += [
-            path("comparison", dataset=d, eps=e, kind="inverted", model_a=a, model_b=b)
+            path(template, dataset=d, eps=e, kind="inverted", model_a=a, model_b=b, **fields)
             for a, b in rc.pairs_at(config, d, e, ordered=True)
         ]
     return out

@@ -20,9 +20,30 @@ rule compare_models:
         "../scripts/compare_models.py"
 
 
+# A catalogue family (robuniv.catalogue) of one pair: numpy only, one job per family, so that choosing a
+# measure of another family, or one more measure of a family that ran, recomputes nothing that exists.
+rule compare_catalogue:
+    input:
+        unpack(get_catalogue_inputs),
+    output:
+        PATHS["catalogue_comparison"],
+    log:
+        job_log("compare_catalogue", "{kind}/{family}/{model_a}__{model_b}"),
+    conda:
+        ENV
+    threads: rule_threads("compare_catalogue")
+    resources:
+        **job_resources("compare_catalogue"),
+    params:
+        settings=get_family_params,
+    script:
+        "../scripts/compare_catalogue.py"
+
+
 rule similarity_tables:
     input:
         get_comparisons,
+        get_catalogue_comparisons,
     output:
         similarity=report_table("similarity"),
         spearman=report_table("spearman"),
@@ -35,5 +56,6 @@ rule similarity_tables:
         **job_resources("similarity_tables"),
     params:
         spearman=get_spearman_settings(),
+        measures=get_chosen_measures,
     script:
         "../scripts/similarity_tables.py"

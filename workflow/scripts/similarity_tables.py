@@ -5,4 +5,5 @@ from robuniv.settings import SpearmanSettings, from_params
 
 setup_job(snakemake.log[0])
 jobs.similarity_tables(snakemake.input, from_params(SpearmanSettings, snakemake.params.spearman),
-                       similarity_out=snakemake.output.similarity, spearman_out=snakemake.output.spearman)
+                       similarity_out=snakemake.output.similarity, spearman_out=snakemake.output.spearman,
+                       measures=snakemake.params.measures)
