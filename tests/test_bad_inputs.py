@@ -186,6 +186,9 @@ add_config_case("catalogue setting out of range",
                 lambda c: c["datasets"]["digits"].update(catalogue={"rsa_outer": "kendall"}),
                 r"^my\.yaml: datasets\.digits\.catalogue\.rsa_outer: 'kendall' is not one of", schema=True,
                 before="new key (issue 19)")
+add_config_case("figure 4 panel of an unknown measure", lambda c: c.setdefault("figures", {}).update(measures=["ckaa"]),
+                r"^figures\.measures: unknown measure 'ckaa' \(did you mean cka", schema=False,
+                before="new key (issue 19)")
 add_config_case("URL template with an unknown field",
                 lambda c: _models(c)["resnet18"].update(checkpoint="https://x/r18_eps{epsilon}.ckpt"),
                 r"datasets\.digits\.models\.resnet18\.checkpoint: unknown field\(s\) \{epsilon\}", schema=False,

@@ -293,3 +293,13 @@ def test_measure_agreement_is_spearman_over_pairs_with_distances_negated():
     shown = fig.axes[0].images[0].get_array()
     assert np.allclose(shown, rho.to_numpy())
     plots.plt.close(fig)
+
+
+def test_fig4_draws_the_measures_given_in_figures_measures(tables):
+    frame = tables["similarity"]
+    extra = frame[frame["measure"] == M.CKA_DEBIASED].assign(measure="svcca")
+    chosen = replace(SETTINGS, measures=(M.CKA_DEBIASED, "svcca", M.RTD))
+    fig = plots.FIGURE_MAKERS["fig4_representations"]({**tables, "similarity": pd.concat([frame, extra])}, chosen)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 2 * 3 and any(t.startswith("SVCCA") for t in titles)
+    plots.plt.close(fig)

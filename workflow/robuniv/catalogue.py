@@ -220,14 +220,17 @@ def _column_correlations(ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
 def _rsm_family(a: ModelSteps, b: ModelSteps, settings: dict) -> dict:
     """Measures of the N x N similarity and distance matrices: RSA, the RSM norm difference, distance
     correlation and the uniformity difference. Made in row blocks: no N x N float64 matrix is ever held (the
-    distance matrices are kept in float32, every sum runs in float64); peak memory about 6 N² bytes for RSA's
-    ranks and 12 N² bytes for the distances (N = 10,000: 0.6 and 1.2 GB)."""
+    distance matrices are kept in float32, every sum runs in float64); peak memory about 16 N² bytes for RSA's
+    triangles and ranks and 8 N² bytes for the distances."""
     rsa = _rsa(a, b, settings.get("rsa_outer", "spearman"))
-    dist_a, dist_b, uniformity = _distances(a), _distances(b), abs(_uniformity(a) - _uniformity(b))
+    dist_a, dist_b = _distances(a), _distances(b)
     dcor = _distance_correlation(dist_a, dist_b)
-    dist_a -= dist_b  # in place: the difference takes no third N x N matrix
-    del dist_b
-    return {"rsa": rsa, "rsm_norm_difference": _spectral_norm(dist_a), "distance_correlation": dcor,
+    del dist_a, dist_b
+    uniformity = abs(_uniformity(a) - _uniformity(b))
+    # the difference in float64 before it is stored: similar models' distances differ by much less than
+    # they are, and a difference of float32 distances would lose those digits
+    difference = _distances(a, minus=b)
+    return {"rsa": rsa, "rsm_norm_difference": _spectral_norm(difference), "distance_correlation": dcor,
             "uniformity_difference": float(uniformity)}
 
 
@@ -254,15 +257,21 @@ def _rsa(a: ModelSteps, b: ModelSteps, outer: str) -> float:
         upper = _upper_triangle(steps.row_centred_unit_rows)
         values.append(rankdata(upper) if outer == "spearman" else upper)
         del upper
-    x, y = (v - v.mean() for v in values)
+    x, y = values
+    x -= x.mean()  # in place: no further N²/2 copies
+    y -= y.mean()
     return float(x @ y / math.sqrt((x @ x) * (y @ y)))
 
 
-def _distances(steps: ModelSteps) -> np.ndarray:
-    """Euclidean distances of every two rows, in float32 (computed in float64 by row blocks)."""
+def _distances(steps: ModelSteps, minus: Optional[ModelSteps] = None) -> np.ndarray:
+    """Euclidean distances of every two rows (less those of ``minus``), computed in float64 by row blocks and
+    stored in float32."""
     out = np.empty((steps.n, steps.n), dtype=np.float32)
     for start in range(0, steps.n, _BLOCK):
-        out[start:start + _BLOCK] = np.sqrt(steps.sq_distances_block(start, start + _BLOCK))
+        block = np.sqrt(steps.sq_distances_block(start, start + _BLOCK))
+        if minus is not None:
+            block -= np.sqrt(minus.sq_distances_block(start, start + _BLOCK))
+        out[start:start + _BLOCK] = block
     np.fill_diagonal(out, 0.0)
     return out
 

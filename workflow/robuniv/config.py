@@ -298,7 +298,15 @@ def figure_model(config: dict, name: str) -> str:
 
 
 def figure_settings(config: dict) -> st.FigureSettings:
-    return st.build(st.FigureSettings, config.get("figures"), where="figures")
+    settings = st.build(st.FigureSettings, config.get("figures"), where="figures")
+    for name in settings.measures or ():
+        try:
+            entry = measures.measure(name)
+        except ValueError as err:
+            raise ConfigError(f"figures.measures: {err}") from None
+        if entry.kind != measures.REPRESENTATIONS:
+            raise ConfigError(f"figures.measures: {name} is a prediction measure (figures 1 and 3 draw those)")
+    return settings
 
 
 def spearman_settings(config: dict) -> st.SpearmanSettings:
@@ -355,9 +363,9 @@ def check_config(config: dict) -> None:
             if section != "training":
                 _section(config, name, section)
         n = dataset_settings(config, name).n_inputs
-        _check_measures(config, name)
         if max(similarity_settings(config, name).jaccard_k) >= n:
             raise ConfigError(f"{where}.similarity.jaccard_k: every k must be < n_inputs ({n})")
+        _check_measures(config, name)
         groups = subgroup_settings(config, name)
         if groups.min_size < groups.k + 1:
             raise ConfigError(f"{where}.subgroups.min_size: {groups.min_size} is below subgroups.k + 1 "

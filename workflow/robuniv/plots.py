@@ -74,7 +74,10 @@ def _width(inches: float, settings: FigureSettings) -> float:
 
 def representation_measures(settings: FigureSettings, available=()) -> list[str]:
     """The measures of figures 4 and 5 from the registry (:func:`robuniv.measures.representation_figure_measures`):
-    CKA and ProcrustesSim in ``settings.variants``, RTD and Jaccard@10 (or the smallest k in ``available``)."""
+    CKA and ProcrustesSim in ``settings.variants``, RTD and Jaccard@10 (or the smallest k in ``available``);
+    ``settings.measures`` where given (figure 4's panels: any representation measures)."""
+    if settings.measures:
+        return list(settings.measures)
     return M.representation_figure_measures(settings.variants, available)
 
 
@@ -401,7 +404,7 @@ def subgroup_figure(frame: pd.DataFrame, settings: FigureSettings | None = None)
     full = frame.copy()
     data = _oriented(frame)
     data = data.dropna(subset=["value"]).assign(ε=data["eps"].map(lambda e: f"{e:g}"))
-    names = representation_measures(settings, frame["measure"].unique())
+    names = M.representation_figure_measures(settings.variants, frame["measure"].unique())  # the subgroup measures
     present = list(catalog.SUBGROUPS)  # the same three boxes and legend in every panel, also where one has no values
     datasets = sorted(data["dataset"].unique()) or [""]
     colors = sns.color_palette("Set2", len(present))

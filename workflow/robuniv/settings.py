@@ -193,6 +193,7 @@ class FigureSettings:
     n_examples: int = 4
     style: str = "whitegrid"
     variants: str = "published"  # "published": debiased CKA, Procrustes nuclear norm; "equations": eq. 4/5
+    measures: Optional[Tuple[str, ...]] = None  # the panels of figure 4 (None: the paper's four, by `variants`)
 
 
 @dataclass(frozen=True)
