@@ -142,3 +142,28 @@ def test_compute_by_name_equals_its_catalogue_family(name):
     k = M.split_k(name)[1]
     family = compute_family(M.measure(name).family, a, b, {"ks": (k or 10,)})
     assert S.compute(name, a, b) == family[name]  # the same operations: equal, not close
+
+
+def test_catalogue_per_model_steps_are_made_once_per_model(monkeypatch):
+    """Within a family job, what one model's measures share (its SVDs, its kNN graph) is computed once."""
+    from robuniv import catalogue as C
+
+    calls = {"basis": 0, "knn": 0}
+    basis, knn = C._basis, C._knn
+
+    def counted(name, function):
+        def wrapper(*args):
+            calls[name] += 1
+            return function(*args)
+        return wrapper
+
+    monkeypatch.setattr(C, "_basis", counted("basis", basis))
+    monkeypatch.setattr(C, "_knn", counted("knn", knn))
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(60, 8)), rng.normal(size=(60, 8))
+    steps = (C.ModelSteps(a), C.ModelSteps(b))
+    for family in ("cca", "alignment"):  # two families of one job sharing the models' steps
+        C.compute_family(family, a, b, steps=steps)
+    assert calls["basis"] == 2 * 2  # per model: the centred and the uncentred SVD, once each
+    C.compute_family("neighbours", a, b, {"ks": (5, 10)}, steps=steps)
+    assert calls["knn"] == 2  # one search per model at the largest k serves every k

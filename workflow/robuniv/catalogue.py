@@ -317,8 +317,9 @@ def _uniformity(steps: ModelSteps, t: float = 2.0) -> float:
 def _neighbour_family(a: ModelSteps, b: ModelSteps, settings: dict) -> dict:
     """kNN measures at each k: second-order cosine (Hamilton et al. 2016), rank similarity (Wang et al. 2022),
     mutual kNN and CKNNA (Huh et al. 2024); neighbours by cosine of the uncentred representations."""
-    out = {}
-    for k in sorted(set(int(k) for k in settings.get("ks", M.CATALOGUE_KS))):
+    out, ks = {}, sorted(set(int(k) for k in settings.get("ks", M.CATALOGUE_KS)))
+    a.knn(ks[-1]), b.knn(ks[-1])  # one search per model at the largest k serves every k
+    for k in ks:
         knn_a, knn_b = a.knn(k), b.knn(k)
         out[M.at_k("second_order_cosine", k)] = _second_order_cosine(a.unit_rows, b.unit_rows, knn_a, knn_b)
         out[M.at_k("rank_similarity", k)] = _rank_similarity(knn_a, knn_b)
