@@ -78,3 +78,17 @@ def test_declared_metric(name):
 def test_metric_flags_are_those_of_distances():
     # a similarity (higher is more similar) is never declared a metric
     assert all(M.measure(n).direction == M.LOWER for n in DECLARED if M.measure(n).metric)
+
+
+@pytest.mark.parametrize("name", [n for n in DECLARED if M.measure(n).direction == M.LOWER
+                                  and M.measure(n).metric is False])
+def test_undeclared_metric(name):
+    """A distance-like measure declared no metric breaks an axiom here: it is 0 between A and A with its
+    inputs shuffled (a different representation of the same inputs, for measures of one-model statistics), or
+    the triangle inequality fails on one of these triples."""
+    shuffled = A[np.random.default_rng(3).permutation(N)]
+    direction = np.random.default_rng(4).normal(size=A.shape)  # three points on a line: squared distances fail
+    triples = [(A, B, C), (B, C, A), (C, A, B), tuple(A + s * direction for s in (0.0, 0.3, 0.6))]
+    indiscernible = abs(value(name, A, shuffled)) < 1e-9
+    triangle = any(value(name, x, z) > value(name, x, y) + value(name, y, z) + 1e-9 for x, y, z in triples)
+    assert indiscernible or triangle, f"{name} is not declared a metric, but behaved as one here"

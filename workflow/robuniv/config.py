@@ -223,19 +223,30 @@ def chosen_measures(config: dict, name: str) -> Optional[list[str]]:
     return list(dict.fromkeys(m for entry in chosen for m in groups.get(entry, [entry])))
 
 
-def catalogue_families(config: dict, name: str) -> list[str]:
-    """The catalogue families (robuniv.catalogue) the chosen measures need, in registry order."""
-    chosen = set(chosen_measures(config, name) or ())
-    return [f for f in measures.families(chosen) if f in measures.CATALOGUE_FAMILIES]
+def catalogue_jobs(config: dict, name: str) -> list[str]:
+    """The catalogue comparisons the chosen measures need, one job per pair each, in registry order: a family
+    (robuniv.catalogue), and for the kNN family one job per k (``neighbours@<k>``), so that a measure at a new
+    k, or a new family, plans only its own jobs."""
+    chosen = chosen_measures(config, name) or ()
+    jobs = []
+    for family in measures.families(chosen):
+        if family not in measures.CATALOGUE_FAMILIES:
+            continue
+        if family == "neighbours":
+            ks = sorted({measures.split_k(m)[1] for m in chosen if measures.measure(m).family == family})
+            jobs += [measures.at_k(family, k) for k in ks]
+        else:
+            jobs.append(family)
+    return jobs
 
 
-def family_params(config: dict, name: str, family: str) -> dict:
-    """What one catalogue family's jobs take as params: its settings, and for the kNN family the k of the
-    chosen kNN measures (so adding a measure of another family changes none of its jobs)."""
+def family_params(config: dict, name: str, job: str) -> dict:
+    """What one catalogue job (:func:`catalogue_jobs`) takes as params: its family's settings, and for the
+    kNN family its k (so adding a measure of another family changes none of its jobs)."""
+    family, k = job.partition("@")[0], job.partition("@")[2]
     params = catalogue_settings(config, name).of_family(family)
-    if family == "neighbours":
-        params["ks"] = sorted({measures.split_k(m)[1] for m in chosen_measures(config, name) or ()
-                               if measures.measure(m).family == family})
+    if k:
+        params["ks"] = [int(k)]
     return params
 
 

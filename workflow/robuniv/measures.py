@@ -58,7 +58,7 @@ class Measure:
     # in the two models, and whether it is a metric (zero on identical inputs, symmetric, triangle inequality)
     invariances: Optional[frozenset] = None
     symmetric: bool = True
-    metric: bool = False
+    metric: Optional[bool] = False  # None: not established (RTD: a divergence, no proof either way)
     per_model: str = ""  # what is computed once per model for it (netrep's fit), in words
     paper: str = ""  # where the measure is defined
     peer: str = ""  # the published implementation it is checked against (benchmarks/similarity.py)
@@ -164,7 +164,7 @@ _k_template(JACCARD, JACCARD_KS, lambda k: Measure(
 
 RTD = _register("rtd", "RTD (↓ more similar; plotted as −RTD)", REPRESENTATIONS, LOWER,
                 "representation topology divergence (Barannikov et al. 2022), paper and released code", True,
-                family="rtd", figure_panel=2, subgroups=True, invariances=SHAPE,
+                family="rtd", figure_panel=2, subgroups=True, invariances=SHAPE, metric=None,
                 per_model="distance matrices of the RTD subsets (summaries)", paper="Barannikov et al. 2022")
 
 

@@ -77,7 +77,7 @@ wildcard_constraints:
     inputs=f"regular|inverted-{rc.NAME_PATTERN}",
     name=r"[A-Za-z0-9_]+",
     rows=r"\d+-\d+",
-    family="|".join(CATALOGUE_FAMILIES),
+    family="|".join(f for f in CATALOGUE_FAMILIES if f != "neighbours") + r"|neighbours@[1-9][0-9]*",
 
 
 # ---------------------------------------------------------------- config lookups
@@ -314,9 +314,9 @@ def get_catalogue_inputs(wildcards):
 
 
 def get_catalogue_comparisons(wildcards):
-    """Per chosen catalogue family, one table per pair as for get_comparisons."""
+    """Per catalogue job (a family, or the kNN family at one k), one table per pair as for get_comparisons."""
     d = wildcards.dataset
-    return [t for f in rc.catalogue_families(config, d) for t in pair_targets(d, "catalogue_comparison", family=f)]
+    return [t for f in rc.catalogue_jobs(config, d) for t in pair_targets(d, "catalogue_comparison", family=f)]
 
 
 def get_comparisons(wildcards):

@@ -4,5 +4,6 @@ from robuniv.runtime import setup_job
 
 setup_job(snakemake.log[0], snakemake.threads)
 w, inp = snakemake.wildcards, snakemake.input
-jobs.compare_catalogue(inp.act_a, inp.act_b, w.family, dict(snakemake.params.settings), inputs=w.kind,
-                       dataset=w.dataset, eps=w.eps, model_a=w.model_a, model_b=w.model_b, out=snakemake.output[0])
+family = w.family.partition("@")[0]  # neighbours@<k>: the kNN family at one k
+jobs.compare_catalogue(inp.act_a, inp.act_b, family, dict(snakemake.params.settings), inputs=w.kind, dataset=w.dataset,
+                       eps=w.eps, model_a=w.model_a, model_b=w.model_b, out=snakemake.output[0])
