@@ -396,8 +396,9 @@ def _cknna(unit_a, unit_b, knn_a, knn_b, shared) -> float:
 @_family("statistics")
 def _statistics_family(a: ModelSteps, b: ModelSteps, settings: dict) -> dict:
     """Differences of one-model statistics (Klabunde et al.'s survey): magnitude and concentricity."""
-    def concentricity(steps, mean):
-        return float(np.mean(steps.unit_rows @ (mean / np.linalg.norm(mean))))
+    def concentricity(steps, mean):  # mean of cos(x_i, mean) without an N x D copy of unit rows
+        norms = np.sqrt(np.einsum("ij,ij->i", steps.x, steps.x))
+        return float(np.mean((steps.x @ (mean / np.linalg.norm(mean))) / np.where(norms > 0, norms, 1.0)))
 
     means = [steps.x.mean(axis=0) for steps in (a, b)]
     return {"magnitude_difference": abs(float(np.linalg.norm(means[0]) - np.linalg.norm(means[1]))),
