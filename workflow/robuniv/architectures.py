@@ -63,6 +63,11 @@ get_architecture = ARCHITECTURES.lookup  # the entry of a name; ValueError listi
 def representation_layer(arch: str, variant: Optional[str] = None) -> str:
     """Which tensor ``arch``'s representation is; without ``variant`` and where the variants differ, both
     are named (``"imagenet: ...; cifar: ..."``)."""
+    from . import providers
+
+    provider = providers.split(arch)
+    if provider is not None:
+        return f"{arch}: " + providers.LAYER.format(head="its classifier", provider=provider[0])
     entry = get_architecture(arch)
     if variant is not None:
         return entry.variant(variant).representation

@@ -111,10 +111,25 @@ def checkpoint_layout(state: dict) -> str:
     return DUMMY_MODEL_PREFIX if any(k.startswith(DUMMY_MODEL_PREFIX) for k in state) else MODEL_PREFIX
 
 
+def _load_library_checkpoint(path, arch: str, num_classes: int, input_size: Optional[int]) -> Classifier:
+    """A provider model from a state dict in its library's own format (timm safetensors/pth, torchvision pth)."""
+    from .providers import ProviderError, load_library_weights
+
+    model = create_model(arch, num_classes, input_size=input_size)
+    try:
+        load_library_weights(model.net, path)
+    except ProviderError as err:
+        raise CheckpointError(f"checkpoint {err} (model {arch}, {num_classes} classes)") from None
+    for key, value in model.net.library.state_dict().items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"checkpoint {path}: '{key}' holds NaN or inf values; the weights are broken")
+    return model.eval()
+
+
 def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: str = "imagenet",
                                width: float = 1.0, image_size: Optional[int] = None,
                                mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                               sha256: Optional[str] = None) -> Classifier:
+                               sha256: Optional[str] = None, input_size: Optional[int] = None) -> Classifier:
     """Build ``arch`` and load a robustness-format checkpoint's classifier weights strictly.
 
     The layout (``module.model.`` or ``module.model.model.``, see the module docstring) is chosen by the keys
@@ -125,6 +140,10 @@ def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: st
     """
     if sha256 is not None:
         verify_sha256(path, sha256)
+    from . import providers
+
+    if providers.split(arch) is not None and providers.is_library_file(path):
+        return _load_library_checkpoint(path, arch, num_classes, input_size)
     ckpt = read_checkpoint(path)
     state = ckpt.get("model", ckpt.get("state_dict"))
     prefix = checkpoint_layout(state)
@@ -146,7 +165,7 @@ def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: st
             raise CheckpointError(f"checkpoint {path}: the normaliser's std {std} has a value <= 0 "
                                   f"('{NORMALIZER_PREFIX}new_std')")
     model = create_model(arch, num_classes, variant=variant, width=width, image_size=image_size,
-                         mean=mean, std=std)
+                         mean=mean, std=std, input_size=input_size)
     expected = model.net.state_dict()
     missing = [k for k in expected if k not in net_state]
     unexpected = [k for k in net_state if k not in expected]

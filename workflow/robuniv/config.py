@@ -14,7 +14,7 @@ from typing import Optional
 
 import yaml
 
-from . import architectures, catalog, measures, sources
+from . import architectures, catalog, measures, providers, sources
 from . import settings as st
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -55,7 +55,9 @@ def load_schema() -> dict:
     dataset["properties"]["source"]["enum"] = list(sources.SOURCES)
     dataset["allOf"] = [{"if": {"properties": {"source": {"const": s.name}}}, "then": {"required": list(s.required)}}
                         for s in sources.SOURCES.values() if s.required]
-    defs["model"]["properties"]["arch"]["enum"] = list(architectures.ARCHITECTURES)
+    defs["model"]["properties"]["arch"]["anyOf"] = [
+        {"enum": list(architectures.ARCHITECTURES)},
+        {"type": "string", "pattern": rf"^({'|'.join(providers.PROVIDERS)}):[A-Za-z0-9_.\-]+$"}]
     defs["rule"]["enum"] = list(catalog.RULES)
     return schema
 
@@ -391,6 +393,7 @@ def check_config(config: dict) -> None:
         for model, entry in ds["models"].items():
             mwhere = f"{where}.models.{model}"
             check_name(model, f"{where}.models")
+            _check_arch(entry, mwhere)
             own = model_eps(config, name, model)
             extra = sorted(set(own) - set(keys), key=float)
             if extra:
@@ -425,6 +428,29 @@ def check_config(config: dict) -> None:
         if not any(len(models_at(config, name, e)) >= 2 for e in keys):
             raise ConfigError(f"{where}.models: at least two models must exist at one ε to compare anything "
                               f"(found {len(ds['models'])} model(s))")
+
+
+def _check_arch(entry: dict, where: str) -> None:
+    """A provider-qualified ``arch`` exists in its library (imported here only for such names); ``width`` and
+    ``input_size`` fit the kind of model."""
+    try:
+        provider = providers.split(entry["arch"])
+    except providers.ProviderError as err:
+        raise ConfigError(f"{where}.arch: {err}") from None
+    if provider is None:
+        if entry.get("input_size") is not None:
+            raise ConfigError(f"{where}.input_size: only provider models (timm:, torchvision:) take an input size; "
+                              f"{entry['arch']!r} is built for the data set's images")
+        return
+    try:
+        providers.check(entry["arch"])
+    except providers.ProviderError as err:
+        raise ConfigError(f"{where}.arch: {err}") from None
+    except ImportError as err:
+        raise ConfigError(f"{where}.arch: {entry['arch']!r} needs {provider[0]} installed ({err})") from None
+    if float(entry.get("width", 1.0)) != 1.0:
+        raise ConfigError(f"{where}.width: a provider model is built as its library defines it (width 1), "
+                          f"got {entry['width']}")
 
 
 # ---------------------------------------------------------------- one job's settings (what scripts call)

@@ -34,8 +34,11 @@ def model_spec(source: dict, model: st.ModelSettings) -> dict:
     from .data import source_info_of
 
     info = source_info_of(source)
-    return {"arch": model.arch, "num_classes": info.num_classes, "variant": info.variant,
+    spec = {"arch": model.arch, "num_classes": info.num_classes, "variant": info.variant,
             "width": model.width, "image_size": info.image_size, "mean": list(info.mean), "std": list(info.std)}
+    if model.input_size is not None:
+        spec["input_size"] = model.input_size
+    return spec
 
 
 def load_model(checkpoint, source: dict, model: st.ModelSettings, sha256: Optional[str] = None):

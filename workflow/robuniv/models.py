@@ -557,15 +557,39 @@ def _check_stats(name: str, values, positive: bool) -> tuple[float, ...]:
     return stats
 
 
+class ProviderClassifier(Classifier):
+    """A timm or torchvision model (:mod:`robuniv.providers`) with its own preprocessing as part of the model:
+    the library's resize and centre crop, then the clamp and the library's mean/std, all differentiable."""
+
+    def __init__(self, net: nn.Module, arch: str, preprocessing):
+        super().__init__(net, arch, preprocessing.mean, preprocessing.std)
+        self.preprocessing = preprocessing
+
+    def normalize(self, x):
+        from .providers import resize_and_crop
+
+        return super().normalize(resize_and_crop(x, self.preprocessing))
+
+
 def create_model(arch: str, num_classes: int, *, variant: str = "imagenet", width: float = 1.0,
                  image_size: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,
-                 std: Sequence[float] = IMAGENET_STD) -> Classifier:
+                 std: Sequence[float] = IMAGENET_STD, input_size: int | None = None) -> Classifier:
     """Build architecture ``arch`` (a name in :data:`robuniv.architectures.ARCHITECTURES`) for ``num_classes``.
 
     ``variant`` is ``"imagenet"`` (224 px, torchvision's network) or ``"cifar"`` (32 px and smaller, the
     network the released code trained on CIFAR-10). ``width`` scales every channel count (1 = published).
     ``image_size`` (default 224 / 32) only shapes the cifar VGG (how many max-pools fit).
+    A provider-qualified ``arch`` (``timm:<name>``, ``torchvision:<builder>``) is built by its library at
+    ``input_size`` (default: the library's) with the library's preprocessing; ``variant``, ``width``,
+    ``image_size``, ``mean`` and ``std`` do not apply to it.
     """
+    from . import providers
+
+    if providers.split(arch) is not None:
+        if not _is_int(num_classes) or num_classes < 1:
+            raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+        net, preprocessing = providers.build(arch, int(num_classes), input_size)
+        return ProviderClassifier(net, arch, preprocessing)
     get_architecture(arch)  # unknown names raise, listing the known
     if variant not in VARIANTS:
         raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")

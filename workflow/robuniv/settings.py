@@ -212,6 +212,9 @@ class ModelSettings:
     arch: str
     width: float = 1.0  # channel multiplier, 1 = the published model
     seed: int = 0  # initial weights of trained models
+    # provider models (timm:, torchvision:) only: the resolution they see (None: the library's, e.g. 224);
+    # left out of the params while unset, so that configs of built-in models keep their params
+    input_size: Optional[int] = field(default=None, metadata={"omit_default": True})
     eps: Optional[Tuple[float, ...]] = plan_field()  # None: every ε of the data set
     checkpoint: Any = plan_field()  # URL template with {eps}, or a mapping ε -> URL (None: trained)
     sha256: Optional[Mapping[Any, str]] = plan_field()  # ε -> sha256 of the checkpoint
@@ -277,7 +280,8 @@ def as_params(settings) -> dict:
     """The result fields as a plain dict (lists for tuples) for a rule's params: what Snakemake compares between
     runs. Plan and execution fields are left out: changing one must not rerun any job."""
     return {f.name: (list(v) if isinstance(v := getattr(settings, f.name), tuple) else v)
-            for f in fields(settings) if role(f) == RESULT}
+            for f in fields(settings) if role(f) == RESULT
+            and not (f.metadata.get("omit_default") and getattr(settings, f.name) == f.default)}
 
 
 def from_params(cls, params: Optional[Mapping[str, Any]], execution=None):
