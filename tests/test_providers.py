@@ -1,6 +1,8 @@
 """Models by provider name (timm:, torchvision:), loaded from files their libraries wrote: the stored logits are
 the library's own forward on the library's own preprocessing, the representation is the library's pre-logits,
 and logits = representation · Wᵀ + b of the head."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -172,3 +174,13 @@ def test_extraction_stores_the_representation_and_logits_of_a_timm_model(tmp_pat
     assert reps.shape == (20, 512) and logits.shape == (20, 10) and "timm:resnet18" in layer
     head = net.net.head
     assert np.allclose(logits, reps @ head.weight.detach().numpy().T + head.bias.detach().numpy(), atol=1e-4)
+
+
+def test_a_safetensors_file_is_recognised_by_its_content_under_any_name(tmp_path):
+    import shutil
+
+    _, path = _timm_file(tmp_path, "resnet18")
+    copy = shutil.copyfile(path, tmp_path / "resnet18.ckpt")  # what the workflow's copy of a local file is called
+    assert providers.is_safetensors(copy) and not providers.is_safetensors(Path(__file__))
+    model = load_robustness_checkpoint(copy, "timm:resnet18", 10, input_size=32)
+    assert model.net.num_features == 512

@@ -209,7 +209,7 @@ def load_library_weights(net, path) -> None:
     import torch
 
     path = Path(path)
-    if path.suffix == ".safetensors":
+    if is_safetensors(path):
         from safetensors.torch import load_file
 
         state = load_file(str(path))
@@ -235,11 +235,17 @@ def load_library_weights(net, path) -> None:
     net.library.load_state_dict(state, strict=True)
 
 
+def is_safetensors(path) -> bool:
+    """By content, not name (the workflow copies checkpoints to ``<model>.ckpt``): an 8-byte little-endian
+    header length, then the JSON header."""
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 32)
+
+
 def is_library_file(path) -> bool:
     """Whether a checkpoint file is in a library's own format rather than the robustness library's."""
-    from pathlib import Path
-
-    if Path(path).suffix == ".safetensors":
+    if is_safetensors(path):
         return True
     import torch
 
