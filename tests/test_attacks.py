@@ -2,18 +2,18 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from robustness.attack_steps import L2Step
+from robustness.attack_steps import L2Step, LinfStep
 
-from robuniv.attacks import pgd_l2
+from robuniv.attacks import pgd, pgd_l2
 from robuniv.models import create_model
 
 
 def robustness_attack(model, x, target, *, eps, step_size, iterations, targeted=False, use_best=True,
-                      custom_loss=None):
-    """The robustness library's Attacker.forward loop (robustness/attacker.py), with its L2Step."""
+                      custom_loss=None, step_class=L2Step):
+    """The robustness library's Attacker.forward loop (robustness/attacker.py), with its L2Step (or LinfStep)."""
     orig_input = x.detach()
     m = -1 if targeted else 1
-    step = L2Step(eps=eps, orig_input=orig_input, step_size=step_size)
+    step = step_class(eps=eps, orig_input=orig_input, step_size=step_size)
 
     def calc_loss(inp, target):
         if custom_loss:
@@ -114,3 +114,21 @@ def test_zero_eps_returns_the_input(model):
 def test_negative_eps_is_rejected(model):
     with pytest.raises(ValueError, match="eps"):
         pgd_l2(model, torch.rand(1, 3, 16, 16), torch.tensor([0]), eps=-1, step_size=0.1, steps=1)
+
+
+@pytest.mark.parametrize("targeted", [False, True])
+@pytest.mark.parametrize("use_best", [True, False])
+@pytest.mark.parametrize("eps,steps", [(4 / 255, 3), (8 / 255, 7), (0.1, 10)])
+def test_pgd_linf_is_bit_identical_to_robustness_library(model, targeted, use_best, eps, steps):
+    torch.manual_seed(3)
+    x = torch.rand(16, 3, 16, 16)
+    x[:, :, :3] = 0.0
+    x[:, :, -3:] = 1.0
+    y = torch.randint(0, 10, (16,))
+    step_size = 2.5 * eps / steps
+    ours = pgd(model, x, y, eps=eps, step_size=step_size, steps=steps, threat="linf", targeted=targeted,
+               use_best=use_best)
+    ref = robustness_attack(model, x, y, eps=eps, step_size=step_size, iterations=steps, targeted=targeted,
+                            use_best=use_best, step_class=LinfStep)
+    assert torch.equal(ours, ref)
+    assert (ours - x).abs().max() <= eps + 1e-7 and not torch.equal(ours, x)

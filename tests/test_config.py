@@ -48,6 +48,8 @@ def test_schema_sections_equal_settings_fields():
         fields = {f.name for f in dataclasses.fields(cls)}
         if section == "training":
             fields -= {"eps", "seed"}  # from the job's ε and the model's seed
+        if section in ("training", "evaluation"):
+            fields -= {"threat"}  # from the data set's threat
         assert schema_keys == fields, section
     dataset_fields = {f.name for f in dataclasses.fields(st.DatasetSettings)}
     assert dataset_fields <= set(props)
@@ -67,7 +69,9 @@ def test_schema_names_come_from_the_catalogues_not_the_file():
     assert "allOf" not in raw["dataset"]
     defs = rc.load_schema()["$defs"]
     assert defs["dataset"]["properties"]["source"]["enum"] == list(SOURCES)
-    assert defs["model"]["properties"]["arch"]["enum"] == list(ARCHITECTURES)
+    built_in, provider = defs["model"]["properties"]["arch"]["anyOf"]
+    assert built_in["enum"] == list(ARCHITECTURES)
+    assert provider["pattern"].startswith("^(timm|torchvision):")  # checked against the library at plan time
     assert defs["rule"]["enum"] == list(catalog.RULES)
     # the schema types every option key some source reads, and no other source option
     assert set(option_keys()) <= set(defs["dataset"]["properties"])
@@ -296,3 +300,14 @@ def test_messages_say_when_config_overrides_were_given():
     assert rc.config_source([], {}) == "config.yaml"
     assert rc.config_source(["configs/cifar10.yaml"], {"threads": 5}) == (
         "configs/cifar10.yaml with the --config overrides threads=5")
+
+
+def test_the_data_sets_threat_reaches_training_and_evaluation_only_where_set(demo):
+    ds = demo["datasets"]["digits"]
+    default = rc.training_settings(demo, "digits", "resnet18", "1")
+    assert default.threat == "l2" and "threat" not in st.as_params(default)  # l2 configs keep their params
+    assert "threat" not in st.as_params(rc.evaluation_settings(demo, "digits"))
+    ds["threat"] = "linf"
+    assert st.as_params(rc.training_settings(demo, "digits", "resnet18", "1"))["threat"] == "linf"
+    assert st.as_params(rc.evaluation_settings(demo, "digits"))["threat"] == "linf"
+    assert "threat" not in st.as_params(rc.dataset_settings(demo, "digits"))  # inversion and extraction: unchanged

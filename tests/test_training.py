@@ -84,13 +84,13 @@ def test_resume_ignores_checkpoint_of_other_settings(digits, tmp_path):
 
 def test_adversarial_batches_are_made_in_eval_mode(digits, monkeypatch):
     seen = []
-    real = training.pgd_l2
+    real = training.pgd
 
     def spy(model, *args, **kwargs):
         seen.append(model.training)
         return real(model, *args, **kwargs)
 
-    monkeypatch.setattr(training, "pgd_l2", spy)
+    monkeypatch.setattr(training, "pgd", spy)
     model = fresh_model()
     model.train()
     x, y = digits.tensors[0][:8], digits.tensors[1][:8]

@@ -175,7 +175,8 @@ def training_settings(config: dict, name: str, model: str, eps) -> st.TrainSetti
     ds = dataset(config, name)
     entry = model_settings(config, name, model)
     return st.build(st.TrainSettings, sources.get_source(ds["source"]).training_defaults, ds.get("training"),
-                    entry.training, {"eps": float(eps), "seed": entry.seed},
+                    entry.training, {"eps": float(eps), "seed": entry.seed,
+                                     "threat": dataset_settings(config, name).threat},
                     where=f"datasets.{name}.models.{model}.training")
 
 
@@ -184,7 +185,7 @@ def _section(config: dict, name: str, section: str):
 
 
 def evaluation_settings(config: dict, name: str) -> st.EvaluationSettings:
-    return _section(config, name, "evaluation")
+    return st.replace(_section(config, name, "evaluation"), threat=dataset_settings(config, name).threat)
 
 
 def inversion_settings(config: dict, name: str) -> st.InversionSettings:

@@ -192,7 +192,8 @@ def evaluate(checkpoint, source: dict, model: st.ModelSettings, settings: st.Eva
         result = evaluate_model(net, eval_set, attack_eps=attack_eps, attack_steps=settings.attack_steps,
                                 attack_step_factor=settings.attack_step_factor, batch_size=settings.batch_size,
                                 max_images=settings.max_images, device=device or pick_device(),
-                                precision=data_settings.precision, num_workers=data_settings.num_workers)
+                                precision=data_settings.precision, num_workers=data_settings.num_workers,
+                                threat=settings.threat)
         log.info("attack ε=%g: clean %.4f adversarial %.4f", attack_eps, result["clean_accuracy"],
                  result["adversarial_accuracy"])
         attacks.append(result)

@@ -19,6 +19,7 @@ class SettingsError(ValueError):
 
 
 PRECISIONS = ("fp32", "bf16")
+THREATS = ("l2", "linf")  # the attack's norm ball: L2 (the paper) or L∞ (RobustBench's ImageNet entries)
 
 # What a field decides. "result" (the default): what a job computes, so it goes into the job's params and a
 # change reruns the job. "plan": which jobs exist (which ε are analysed, which model a figure shows, where a
@@ -31,6 +32,17 @@ RESULT, PLAN, EXECUTION = "result", "plan", "execution"
 def plan_field(default=None):
     """A field that chooses jobs instead of changing what one computes (left out of :func:`as_params`)."""
     return field(default=default, metadata={"role": PLAN})
+
+
+def omitted_default_field(default):
+    """A result field added after results existed: left out of :func:`as_params` while at its default, so the
+    params (and every job) of configs that do not set it stay as they were."""
+    return field(default=default, metadata={"omit_default": True})
+
+
+def _check_threat(threat: str, what: str) -> None:
+    if threat not in THREATS:
+        raise SettingsError(f"{what} threat must be one of {', '.join(THREATS)}, got {threat!r}")
 
 
 def execution_field(default):
@@ -61,6 +73,7 @@ class TrainSettings:
     num_workers: int = execution_field(0)
     augment: bool = True
     precision: str = "fp32"  # "bf16": autocast in the forward passes of training and its PGD
+    threat: str = omitted_default_field("l2")  # the PGD of adversarial training: l2 | linf (the data set's)
     # GPUs of one training job (DDP under torchrun when > 1; the same global batch, BatchNorm statistics per GPU)
     gpus: int = execution_field(1)
 
@@ -69,6 +82,7 @@ class TrainSettings:
             raise SettingsError(f"training precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.gpus < 1:
             raise SettingsError(f"training gpus must be >= 1, got {self.gpus}")
+        _check_threat(self.threat, "training")
         if not self.eps >= 0:  # also rejects NaN
             raise SettingsError(f"training eps must be a number >= 0, got {self.eps}")
         for name in ("epochs", "batch_size", "lr_step", "attack_steps"):
@@ -96,6 +110,10 @@ class EvaluationSettings:
     fixed_attack_eps: Tuple[float, ...] = ()  # further attacks every model gets
     batch_size: int = execution_field(256)  # per-image attacks: the batch changes only rounding
     max_images: Optional[int] = None
+    threat: str = omitted_default_field("l2")  # the attack's norm: l2 | linf (the data set's)
+
+    def __post_init__(self):
+        _check_threat(self.threat, "evaluation")
 
     def attack_eps(self, eps: float) -> list[float]:
         """The attacks of a model at ``eps``: its own ε (standard models: ``standard_attack_eps``),
@@ -234,6 +252,8 @@ class DatasetSettings:
     input_pool: str = "eval"  # split the comparison inputs are drawn from (ImageNet100: train)
     batch_size: int = execution_field(256)  # of inversion and extraction (per-image steps: only rounding changes)
     figure_model: Optional[str] = plan_field()  # the model of the inversion-by-ε figure (None: the first at every ε)
+    # the threat model of training and evaluation, l2 | linf (they carry it in their params)
+    threat: str = plan_field("l2")
     precision: str = "fp32"  # "bf16": autocast in evaluation, inversion and extraction
     num_workers: int = execution_field(0)  # DataLoader workers of evaluation, inversion and extraction
 

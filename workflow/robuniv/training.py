@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from . import distributed, loading
-from .attacks import pgd_l2
+from .attacks import pgd
 from .checkpoints import CheckpointError, read_checkpoint, save_robustness_checkpoint, MODEL_PREFIX
 from .models import Classifier
 from .precision import wrap as autocast_view
@@ -53,12 +53,13 @@ def _progress(iterable, desc: str, total: Optional[int] = None):
     return tqdm(iterable, desc=desc, total=total, leave=False, disable=None if sys.stderr.isatty() else True)
 
 
-def adversarial_batch(model: Classifier, images, labels, eps: float, steps: int, step_size: float):
-    """PGD-L2 examples with the model in eval mode; the model's mode is restored afterwards."""
+def adversarial_batch(model: Classifier, images, labels, eps: float, steps: int, step_size: float,
+                      threat: str = "l2"):
+    """PGD examples (L2 or L∞) with the model in eval mode; the model's mode is restored afterwards."""
     was_training = model.training
     model.eval()
     try:
-        return pgd_l2(model, images, labels, eps=eps, step_size=step_size, steps=steps, use_best=True)
+        return pgd(model, images, labels, eps=eps, step_size=step_size, steps=steps, threat=threat, use_best=True)
     finally:
         model.train(was_training)
 
@@ -201,7 +202,7 @@ def _training_images(model: Classifier, attack_model, images, labels, settings: 
     if ctx.world > 1:
         distributed.broadcast_buffers(model)
     return adversarial_batch(attack_model, images, labels, settings.eps, settings.attack_steps,
-                             settings.attack_step_factor * settings.eps)
+                             settings.attack_step_factor * settings.eps, settings.threat)
 
 
 def _loss(logits, labels, settings: TrainSettings, ctx, n: int, step: int):
@@ -302,9 +303,10 @@ def evaluate(model: Classifier, dataset: Dataset, *, attack_eps: float,
              attack_steps: int = EvaluationSettings.attack_steps,
              attack_step_factor: float = EvaluationSettings.attack_step_factor,
              batch_size: int = EvaluationSettings.batch_size, max_images: Optional[int] = None,
-             device: str | torch.device = "cpu", precision: str = "fp32", num_workers: int = 0) -> dict:
-    """Clean accuracy and accuracy under untargeted PGD-L2 at ``attack_eps`` on ``dataset``
-    (``precision`` "bf16": forward passes under bf16 autocast)."""
+             device: str | torch.device = "cpu", precision: str = "fp32", num_workers: int = 0,
+             threat: str = "l2") -> dict:
+    """Clean accuracy and accuracy under untargeted PGD (``threat``: l2 or linf) at ``attack_eps`` on
+    ``dataset`` (``precision`` "bf16": forward passes under bf16 autocast)."""
     device = torch.device(device)
     model.to(device).eval()
     net = autocast_view(model, device, precision)
@@ -316,9 +318,9 @@ def evaluate(model: Classifier, dataset: Dataset, *, attack_eps: float,
     for images, labels in _progress(loader, "evaluate"):
         images, labels = loading.to_device(images, device), labels.to(device)
         clean += (_predict(net, images) == labels).sum().item()
-        adv = pgd_l2(net, images, labels, eps=attack_eps, step_size=attack_step_factor * attack_eps,
-                     steps=attack_steps, use_best=True)
+        adv = pgd(net, images, labels, eps=attack_eps, step_size=attack_step_factor * attack_eps,
+                  steps=attack_steps, threat=threat, use_best=True)
         adversarial += (_predict(net, adv) == labels).sum().item()
     return {"n_images": n, "clean_accuracy": clean / n, "adversarial_accuracy": adversarial / n,
             "attack_eps": attack_eps, "attack_steps": attack_steps,
-            "attack_step_size": attack_step_factor * attack_eps, "precision": precision}
+            "attack_step_size": attack_step_factor * attack_eps, "precision": precision, "threat": threat}
