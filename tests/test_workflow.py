@@ -109,6 +109,16 @@ def test_imagenet100_and_cifar10_plans(tmp_path):
     assert jobs["train_model"] == 7 * 4 and jobs["compare_models"] == 4 * 3 * 21
 
 
+def test_imagenet_linf_architectures_plan(tmp_path):
+    """Beyond the paper: timm and torchvision models by name under L∞, planned with no network."""
+    jobs, datasets, out = paper_plan("imagenet_linf_architectures", tmp_path)
+    assert datasets == {"imagenet_linf"}
+    assert jobs["download_checkpoint"] == 4 * 2 and "train_model" not in jobs  # every weight a local file
+    assert jobs["evaluate_model"] == 8 and jobs["compare_models"] == 2 * 3 * 6
+    assert jobs["compare_catalogue"] == 5 * 2 * 3 * 6  # 5 catalogue jobs per pair (neighbours at k = 10)
+    assert "resources/linf/convnext_base_eps0/model.safetensors does not exist" in paper_plan.stderr
+
+
 def test_bad_config_key_stops_with_its_name(tmp_path):
     repo = copy_repo(tmp_path / "repo")
     cfg = yaml.safe_load((repo / "config.yaml").read_text())
