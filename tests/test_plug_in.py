@@ -67,7 +67,7 @@ def test_an_architecture_is_one_entry(monkeypatch, demo):
         cifar=Variant("robuniv.models:cifar_resnet", "avgpool (post-ReLU layer4, pooled)", "ResNet-10", options),
         relative_cost=0.3))
 
-    assert "resnet10" in rc.load_schema()["$defs"]["model"]["properties"]["arch"]["enum"]
+    assert "resnet10" in rc.load_schema()["$defs"]["model"]["properties"]["arch"]["anyOf"][0]["enum"]
     demo["datasets"]["digits"]["models"]["resnet18"]["arch"] = "resnet10"
     rc.validate(demo, "config.yaml")
     rc.check_config(demo)

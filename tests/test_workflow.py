@@ -46,6 +46,8 @@ def test_dry_run_of_demo_plans_every_stage(tmp_path):
                     "accuracy_table": 1, "invert_images": 12, "extract_activations": 4 * 3 * (1 + 3),
                     "build_knn_graph": 4 * 3 * (1 + 3), "summarise_representations": 4 * 3 * (1 + 3),
                     "compare_models": 4 * (3 + 6), "similarity_tables": 1,
+                    # the catalogue: one job per family and pair (cca, alignment, rsm, neighbours@10, statistics)
+                    "compare_catalogue": 5 * 4 * (3 + 6),
                     "plot_figures": 1, "figure_inversions": 4, "compare_subgroups": 4 * 3,
                     "extract_train_features": 3, "train_probe": 3, "analysis_tables": 1, "analysis_figures": 1,
                     "figure_inversions_by_eps": 1, "all": 1}
@@ -117,6 +119,32 @@ def test_imagenet_linf_architectures_plan(tmp_path):
     assert jobs["evaluate_model"] == 8 and jobs["compare_models"] == 2 * 3 * 6
     assert jobs["compare_catalogue"] == 5 * 2 * 3 * 6  # 5 catalogue jobs per pair (neighbours at k = 10)
     assert "resources/linf/convnext_base_eps0/model.safetensors does not exist" in paper_plan.stderr
+
+
+def test_readme_own_model_section_runs_as_written(tmp_path):
+    """The README's "Your own model, by name" example, pasted into the demo with a file timm wrote: planned."""
+    import timm
+    from timm.models import save_for_hf
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("*Your own model, by name.*"):]
+    snippet = section[section.index("```yaml") + len("```yaml"):section.index("```", section.index("```yaml") + 7)]
+    models = yaml.safe_load(snippet)
+    (name, entry), = models.items()
+    repo = copy_repo(tmp_path / "repo")
+    cfg = yaml.safe_load((repo / "config.yaml").read_text())
+    cfg["datasets"]["digits"]["models"][name] = entry
+    (repo / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    weights = repo / entry["checkpoint"][0]
+    save_for_hf(timm.create_model(entry["arch"].split(":", 1)[1], pretrained=False, num_classes=10), tmp_path / "hf",
+                safe_serialization=True)
+    weights.parent.mkdir(parents=True)
+    shutil.copyfile(tmp_path / "hf" / "model.safetensors", weights)
+    proc = snakemake("-n", cwd=repo)
+    assert f"models.{name}" not in proc.stderr  # nothing of it is reported missing
+    jobs = planned_jobs(cwd=repo)
+    assert jobs["download_checkpoint"] == 1  # its ε = 0 weights, copied in; the other ε are trained
+    assert jobs["train_model"] == 12 + 3
 
 
 def test_bad_config_key_stops_with_its_name(tmp_path):
@@ -207,6 +235,22 @@ def test_adding_a_model_plans_only_its_jobs(finished_small, tmp_path):
                "extract_activations": 1 + 1 + 2 + 2, "build_knn_graph": 1 + 1 + 2 + 2,
                "summarise_representations": 1 + 1 + 2 + 2,
                "compare_models": 2 + 4, "figure_inversions": 1, "compare_subgroups": 2}
+    expected = {rule: 2 * n for rule, n in per_eps.items()}
+    expected.update(accuracy_table=1, similarity_tables=1, plot_figures=1, all=1, extract_train_features=1,
+                    train_probe=1, analysis_tables=1, analysis_figures=1)
+    assert jobs == expected
+
+
+@pytest.mark.slow
+def test_adding_a_provider_model_plans_only_its_jobs(finished_small, tmp_path):
+    """A timm model by name beside the built-in ones: the same jobs as any added model, nothing else."""
+    def add(cfg):
+        cfg["datasets"]["digits"]["models"]["timm_resnet18"] = {"arch": "timm:resnet18", "input_size": 32}
+
+    jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
+    per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 3, "extract_activations": 6,
+               "build_knn_graph": 6, "summarise_representations": 6, "compare_models": 6, "figure_inversions": 1,
+               "compare_subgroups": 2}
     expected = {rule: 2 * n for rule, n in per_eps.items()}
     expected.update(accuracy_table=1, similarity_tables=1, plot_figures=1, all=1, extract_train_features=1,
                     train_probe=1, analysis_tables=1, analysis_figures=1)
