@@ -1,4 +1,5 @@
 import copy
+import importlib.util
 import dataclasses
 import re
 import subprocess
@@ -28,6 +29,12 @@ def shipped_configs():
 def test_shipped_configs_validate(path):
     cfg = yaml.safe_load(path.read_text())
     rc.validate(cfg, str(path))
+    if "robustbench:" in path.read_text() and importlib.util.find_spec("robustbench") is None:
+        # Without the optional extra the plan must stop with the install hint, naming the key
+        # (tests/test_robustbench.py checks this config where RobustBench is installed).
+        with pytest.raises(rc.ConfigError, match=r"datasets\.\w+\.models\.\w+\.arch: .*robuniv\[robustbench\]"):
+            rc.check_config(cfg)
+        return
     rc.check_config(cfg)
 
 
@@ -71,7 +78,7 @@ def test_schema_names_come_from_the_catalogues_not_the_file():
     assert defs["dataset"]["properties"]["source"]["enum"] == list(SOURCES)
     built_in, provider = defs["model"]["properties"]["arch"]["anyOf"]
     assert built_in["enum"] == list(ARCHITECTURES)
-    assert provider["pattern"].startswith("^(timm|torchvision):")  # checked against the library at plan time
+    assert provider["pattern"].startswith("^(timm|torchvision|robustbench):")  # checked against the library at plan time
     assert defs["rule"]["enum"] == list(catalog.RULES)
     # the schema types every option key some source reads, and no other source option
     assert set(option_keys()) <= set(defs["dataset"]["properties"])

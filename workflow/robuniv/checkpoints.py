@@ -126,6 +126,32 @@ def _load_library_checkpoint(path, arch: str, num_classes: int, input_size: Opti
     return model.eval()
 
 
+def _is_robustness_file(path) -> bool:
+    """Whether ``path`` is a robustness-format checkpoint (which always holds its normaliser), e.g. a RobustBench
+    architecture trained by this workflow, rather than one of RobustBench's own files."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt files
+        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt: {err}") from err
+    inner = state.get("model", state.get("state_dict")) if isinstance(state, dict) else None
+    return isinstance(inner, dict) and any(str(k).startswith(NORMALIZER_PREFIX) for k in inner)
+
+
+def _load_robustbench_checkpoint(path, arch: str, num_classes: int, input_size: Optional[int]) -> Classifier:
+    """A RobustBench model from the file RobustBench distributes, read by RobustBench's own loader."""
+    from .models import ProviderClassifier
+    from .providers import ProviderError, load_robustbench
+
+    try:
+        net, preprocessing = load_robustbench(arch, path, num_classes, input_size)
+    except ProviderError as err:
+        raise CheckpointError(f"checkpoint {err} (model {arch}, {num_classes} classes)") from None
+    for key, value in net.library.state_dict().items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"checkpoint {path}: '{key}' holds NaN or inf values; the weights are broken")
+    return ProviderClassifier(net, arch, preprocessing).eval()
+
+
 def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: str = "imagenet",
                                width: float = 1.0, image_size: Optional[int] = None,
                                mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
@@ -142,7 +168,10 @@ def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: st
         verify_sha256(path, sha256)
     from . import providers
 
-    if providers.split(arch) is not None and providers.is_library_file(path):
+    provider = providers.split(arch)
+    if provider is not None and provider[0] == "robustbench" and not _is_robustness_file(path):
+        return _load_robustbench_checkpoint(path, arch, num_classes, input_size)
+    if provider is not None and provider[0] != "robustbench" and providers.is_library_file(path):
         return _load_library_checkpoint(path, arch, num_classes, input_size)
     ckpt = read_checkpoint(path)
     state = ckpt.get("model", ckpt.get("state_dict"))

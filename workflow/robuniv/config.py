@@ -57,7 +57,7 @@ def load_schema() -> dict:
                         for s in sources.SOURCES.values() if s.required]
     defs["model"]["properties"]["arch"]["anyOf"] = [
         {"enum": list(architectures.ARCHITECTURES)},
-        {"type": "string", "pattern": rf"^({'|'.join(providers.PROVIDERS)}):[A-Za-z0-9_.\-]+$"}]
+        {"type": "string", "pattern": rf"^({'|'.join(providers.PROVIDERS)}):[A-Za-z0-9_.\-/]+$"}]
     defs["rule"]["enum"] = list(catalog.RULES)
     return schema
 
@@ -440,7 +440,7 @@ def _check_arch(entry: dict, where: str) -> None:
         raise ConfigError(f"{where}.arch: {err}") from None
     if provider is None:
         if entry.get("input_size") is not None:
-            raise ConfigError(f"{where}.input_size: only provider models (timm:, torchvision:) take an input size; "
+            raise ConfigError(f"{where}.input_size: only provider models (timm:, torchvision:, robustbench:) take an input size; "
                               f"{entry['arch']!r} is built for the data set's images")
         return
     try:

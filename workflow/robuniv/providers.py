@@ -1,6 +1,8 @@
-"""Models by provider-qualified name: ``timm:<name>`` (any name ``timm.list_models()`` knows) and
-``torchvision:<builder>`` (any classification builder of ``torchvision.models``), beside the built-in
-architectures of :mod:`robuniv.architectures`.
+"""Models by provider-qualified name: ``timm:<name>`` (any name ``timm.list_models()`` knows),
+``torchvision:<builder>`` (any classification builder of ``torchvision.models``) and
+``robustbench:<dataset>/<threat>/<name>`` (an entry of RobustBench's model zoo, e.g.
+``robustbench:cifar10/L2/Rebuffi2021Fixing_70_16_cutmix_extra``), beside the built-in architectures of
+:mod:`robuniv.architectures`.
 
 Each is wrapped so that it looks like a built-in network to the workflow:
 
@@ -12,7 +14,12 @@ Each is wrapped so that it looks like a built-in network to the workflow:
   resized (the library's interpolation, PIL-matching antialiased kernels) so that the shorter side is
   ``input_size / crop_pct``, centre-cropped to ``input_size``, clamped to [0, 1] and normalised with the
   library's mean and std (timm's pretrained config; torchvision's weights' transforms: 232/256 → 224 px).
-  Every model of a data set sees the same images; inversion optimises the shared image.
+  RobustBench's models normalise inside themselves; their resize and crop are RobustBench's per-model
+  ``preprocessing`` (ImageNet: ``Res256Crop224``, ``BicubicRes256Crop224``, ``Res224``, ``Crop288``; CIFAR: none,
+  32 px). Every model of a data set sees the same images; inversion optimises the shared image.
+* **weights** of a RobustBench entry are read by RobustBench's own ``load_model`` from a local ``model_dir``
+  (the file linked in at ``<dataset>/<threat>/<name>.pt``, so it never downloads); ensembles, entries that
+  are timm models and ImageNet's ``Standard_*`` (torchvision's download) are refused with what to use instead.
 
 Name parsing and checks are torch-free; the libraries are imported when a model is built or a name checked.
 """
@@ -23,7 +30,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-PROVIDERS = ("timm", "torchvision")
+PROVIDERS = ("timm", "torchvision", "robustbench")
 LAYER = "input of the final linear classifier ({head}; {provider}'s pre-logits)"
 
 
@@ -41,10 +48,72 @@ def split(arch: str) -> Optional[tuple[str, str]]:
                             "(or a built-in architecture name without a provider)")
     if not name:
         raise ProviderError(f"{arch!r} names no model after '{provider}:'")
+    if provider == "robustbench" and len(name.split("/")) != 3:
+        raise ProviderError(f"{arch!r}: a RobustBench model is named robustbench:<dataset>/<threat>/<name>, "
+                            "e.g. robustbench:cifar10/L2/Standard")
     return provider, name
 
 
+def import_robustbench():
+    """RobustBench, imported. Its package imports ``autoattack``, which the registry ships as
+    ``pyautoattack`` (RobustBench 1.1.1 declares that distribution): alias it when only that is installed.
+    robuniv never runs AutoAttack; the alias only lets ``import robustbench`` succeed."""
+    import importlib
+    import sys
+
+    try:
+        import autoattack  # noqa: F401
+    except ImportError:
+        try:
+            pyautoattack = importlib.import_module("pyautoattack")
+            sys.modules.setdefault("autoattack", pyautoattack)
+            sys.modules.setdefault("autoattack.state", importlib.import_module("pyautoattack.state"))
+        except ImportError:
+            pass
+    try:
+        import robustbench
+        from robustbench.model_zoo import model_dicts  # noqa: F401
+    except ImportError as err:
+        raise ImportError(f"robustbench models need RobustBench: pip install 'robuniv[robustbench]' ({err})") from err
+    return robustbench
+
+
+def _robustbench_entry(name: str) -> dict:
+    """RobustBench's model-zoo entry of ``<dataset>/<threat>/<name>`` (its ``model`` builder, ``gdrive_id``,
+    ``preprocessing``); ProviderError with the closest names otherwise."""
+    import_robustbench()
+    from robustbench.model_zoo import model_dicts
+
+    dataset, threat, model = name.split("/")
+    zoo = {(d.value, t.value): entries for d, by_threat in model_dicts.items() for t, entries in by_threat.items()}
+    if (dataset, threat) not in zoo:
+        known = sorted(f"{d}/{t}" for d, t in zoo)
+        raise ProviderError(f"RobustBench has no leaderboard {dataset}/{threat}; known: {', '.join(known)}")
+    entries = zoo[(dataset, threat)]
+    if model not in entries:
+        close = difflib.get_close_matches(model, list(entries), n=3, cutoff=0.6)
+        hint = f"; closest: {', '.join(f'robustbench:{dataset}/{threat}/{c}' for c in close)}" if close else ""
+        raise ProviderError(f"robustbench has no model {model!r} in {dataset}/{threat}{hint}")
+    entry = entries[model]
+    if entry.get("gdrive_id") is None:
+        raise ProviderError(f"robustbench:{name} is a timm model in RobustBench's zoo (no checkpoint of its own): "
+                            "use timm:<its timm name> with its weights file")
+    if isinstance(entry["gdrive_id"], list):
+        raise ProviderError(f"robustbench:{name} is an ensemble of {len(entry['gdrive_id'])} networks: it has no "
+                            "single final linear classifier whose input could be the representation")
+    if dataset == "imagenet" and "Standard" in model:
+        raise ProviderError(f"robustbench:{name} is torchvision's pretrained network (RobustBench downloads it): "
+                            "use torchvision:<builder> with the torchvision weights file")
+    return entry
+
+
 def known_names(provider: str) -> list[str]:
+    if provider == "robustbench":
+        import_robustbench()
+        from robustbench.model_zoo import model_dicts
+
+        return [f"{d.value}/{t.value}/{m}" for d, by_threat in model_dicts.items() for t, entries in by_threat.items()
+                for m in entries]
     if provider == "timm":
         import timm
 
@@ -58,6 +127,9 @@ def known_names(provider: str) -> list[str]:
 def check(arch: str) -> None:
     """ProviderError unless the library knows ``arch``'s name, with the closest known names."""
     provider, name = split(arch)
+    if provider == "robustbench":
+        _robustbench_entry(name)
+        return
     names = known_names(provider)
     if name not in names:
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
@@ -67,14 +139,24 @@ def check(arch: str) -> None:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """What the library feeds the model: resize the shorter side to ``resize_size``, centre-crop
-    ``input_size``, normalise with ``mean``/``std``."""
+    """What the library feeds the model: resize the shorter side to ``resize_size`` (both sides with
+    ``stretch``; none if ``resize_size`` is None), centre-crop ``input_size``, normalise with ``mean``/``std``."""
 
     input_size: int
-    resize_size: int
+    resize_size: Optional[int]
     interpolation: str
     mean: tuple
     std: tuple
+    stretch: bool = False
+
+
+IDENTITY_STATS = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # RobustBench's models normalise inside themselves
+ROBUSTBENCH_PREPROCESSING = {  # robustbench.data.PREPROCESSINGS: (resize, crop, interpolation, stretch)
+    "Res256Crop224": (256, 224, "bilinear", False),
+    "BicubicRes256Crop224": (256, 224, "bicubic", False),
+    "Res224": (224, 224, "bilinear", True),
+    "Crop288": (None, 288, "bilinear", False),
+}
 
 
 def _timm_model(name: str, num_classes: int, input_size: Optional[int]):
@@ -111,6 +193,21 @@ def _torchvision_preprocessing(name: str, input_size: Optional[int]) -> Preproce
     return Preprocessing(size, int(round(size * resize / crop)), interpolation, mean, std)
 
 
+def _robustbench_preprocessing(name: str, entry: dict, input_size: Optional[int]) -> Preprocessing:
+    dataset = name.split("/")[0]
+    key = entry.get("preprocessing")
+    if dataset != "imagenet" or key is None:  # CIFAR: the 32 px images as they are (resized to input_size)
+        size = int(input_size or 32)
+        return Preprocessing(size, size, "bilinear", *IDENTITY_STATS, stretch=True)
+    if key not in ROBUSTBENCH_PREPROCESSING:
+        raise ProviderError(f"robustbench:{name}: unknown RobustBench preprocessing {key!r}")
+    resize, crop, interpolation, stretch = ROBUSTBENCH_PREPROCESSING[key]
+    if input_size is not None and int(input_size) != crop:
+        raise ProviderError(f"robustbench:{name} takes {crop} px inputs (RobustBench's {key}); input_size "
+                            f"{input_size} does not apply")
+    return Preprocessing(crop, resize, interpolation, *IDENTITY_STATS, stretch=stretch)
+
+
 def _final_linear(model, provider: str):
     """(name, module) of the classifier whose input is the representation."""
     import torch.nn as nn
@@ -124,7 +221,7 @@ def _final_linear(model, provider: str):
                             "linear layer: robuniv's representation is the input of a final linear classifier")
     linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
-        raise ProviderError(f"torchvision model {type(model).__name__} has no linear layer")
+        raise ProviderError(f"{provider} model {type(model).__name__} has no linear layer")
     return linears[-1]
 
 
@@ -132,6 +229,10 @@ def build(arch: str, num_classes: int, input_size: Optional[int] = None):
     """The network of a provider-qualified ``arch`` (untrained) and its :class:`Preprocessing`."""
     provider, name = split(arch)
     check(arch)
+    if provider == "robustbench":
+        entry = _robustbench_entry(name)
+        return _robustbench_net(entry["model"](), arch, num_classes), _robustbench_preprocessing(name, entry,
+                                                                                                input_size)
     if provider == "timm":
         model = _timm_model(name, num_classes, input_size)
         preprocessing = _timm_preprocessing(model, input_size)
@@ -141,6 +242,38 @@ def build(arch: str, num_classes: int, input_size: Optional[int] = None):
         model = get_model(name, weights=None, num_classes=num_classes)
         preprocessing = _torchvision_preprocessing(name, input_size)
     return ProviderNet(model, provider, arch), preprocessing
+
+
+def _robustbench_net(model, arch: str, num_classes: int):
+    net = ProviderNet(model, "robustbench", arch)
+    if net.head.out_features != num_classes:
+        raise ProviderError(f"{arch} classifies {net.head.out_features} classes (RobustBench builds it so), the "
+                            f"data set has {num_classes}")
+    return net
+
+
+def load_robustbench(arch: str, path, num_classes: int, input_size: Optional[int] = None):
+    """A RobustBench entry with the weights of ``path`` (a file RobustBench distributes), read by RobustBench's own
+    ``load_model`` from a temporary ``model_dir`` that links ``path`` in where it looks; nothing is downloaded."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    provider, name = split(arch)
+    entry = _robustbench_entry(name)
+    dataset, threat, model_name = name.split("/")
+    from robustbench.utils import load_model
+
+    with tempfile.TemporaryDirectory(prefix="robustbench-") as model_dir:
+        where = Path(model_dir) / dataset / threat
+        where.mkdir(parents=True)
+        os.symlink(Path(path).resolve(), where / f"{model_name}.pt")
+        try:
+            model = load_model(model_name, model_dir=model_dir, dataset=dataset, threat_model=threat)
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as err:
+            raise ProviderError(f"{path}: RobustBench's load_model cannot read it as {arch} "
+                                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from None
+    return _robustbench_net(model.eval(), arch, num_classes), _robustbench_preprocessing(name, entry, input_size)
 
 
 def _provider_net_class():
@@ -188,8 +321,13 @@ def resize_and_crop(x, preprocessing: Preprocessing):
     import torch.nn.functional as F
 
     h, w = x.shape[-2:]
-    scale = preprocessing.resize_size / min(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if preprocessing.resize_size is None:
+        size = (h, w)
+    elif preprocessing.stretch:
+        size = (preprocessing.resize_size, preprocessing.resize_size)
+    else:
+        scale = preprocessing.resize_size / min(h, w)
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
     if size != (h, w):
         mode = preprocessing.interpolation if preprocessing.interpolation in ("bilinear", "bicubic") else "bilinear"
         # antialiased kernels are PyTorch's PIL-matching ones (cubic a = -0.5), as the libraries resize PIL images
@@ -197,7 +335,8 @@ def resize_and_crop(x, preprocessing: Preprocessing):
     # torchvision's CenterCrop (which timm's transforms use too): int(round(margin / 2)), Python's rounding
     top, left = (int(round((edge - preprocessing.input_size) / 2.0)) for edge in size)
     if top < 0 or left < 0:
-        raise ProviderError(f"resize to {size} is smaller than the crop {preprocessing.input_size}")
+        raise ProviderError(f"images of {size[0]}x{size[1]} px are smaller than the model's crop "
+                            f"{preprocessing.input_size}")
     return x[..., top:top + preprocessing.input_size, left:left + preprocessing.input_size]
 
 
@@ -258,5 +397,5 @@ def is_library_file(path) -> bool:
     return not any(str(k).startswith(("module.model.", "module.normalizer.")) for k in keys)
 
 
-__all__: Sequence[str] = ["PROVIDERS", "ProviderError", "split", "check", "build", "Preprocessing",
+__all__: Sequence[str] = ["PROVIDERS", "ProviderError", "split", "check", "build", "Preprocessing", "load_robustbench",
                           "resize_and_crop", "load_library_weights", "is_library_file", "LAYER"]
