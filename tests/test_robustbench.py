@@ -172,3 +172,42 @@ def test_the_robustbench_cifar10_l2_study_plans_offline(tmp_path):
     assert jobs["evaluate_model"] == 13 and jobs["compare_models"] == 3 * pairs
     assert jobs["extract_activations"] == 4 * (1 + 4) + 9 * (1 + 9)
     assert "resources/robustbench/cifar10/L2/Standard.pt does not exist" in paper_plan.stderr
+
+
+def test_the_imagenet_linf_architectures_study_plans_offline(tmp_path):
+    """configs/imagenet_linf_architectures.yaml: timm and torchvision standard models and RobustBench's L∞ ones
+    by name, planned with no network."""
+    from test_workflow import paper_plan
+
+    jobs, datasets, out = paper_plan("imagenet_linf_architectures", tmp_path)
+    assert datasets == {"imagenet_linf"}
+    assert jobs["download_checkpoint"] == 4 + 4 and "train_model" not in jobs  # every weight a local file
+    assert jobs["evaluate_model"] == 8 and jobs["compare_models"] == 2 * 3 * 6  # 4 models per ε: 6 pairs × 3
+    assert jobs["compare_catalogue"] == 5 * 2 * 3 * 6  # 5 catalogue jobs per pair (neighbours at k = 10)
+    assert "resources/linf/convnext_base_eps0/model.safetensors does not exist" in paper_plan.stderr
+    assert "resources/robustbench/imagenet/Linf/Mo2022When_ViT-B.pt does not exist" in paper_plan.stderr
+
+
+def _shipped_robustbench_archs() -> list[str]:
+    import yaml
+
+    archs = []
+    for config in ("robustbench_cifar10_l2", "imagenet_linf_architectures"):
+        cfg = yaml.safe_load((ROOT / "configs" / f"{config}.yaml").read_text())
+        archs += [m["arch"] for d in cfg["datasets"].values() for m in d["models"].values()
+                  if m["arch"].startswith("robustbench:")]
+    return archs
+
+
+@pytest.mark.parametrize("arch", _shipped_robustbench_archs())
+def test_every_shipped_robustbench_model_has_its_representation_at_the_final_classifier(arch):
+    """The module taken as the head (the last nn.Linear registered) is the one that makes the logits: its input,
+    the representation, gives the library model's own output (untrained weights; the architectures the configs ask for)."""
+    imagenet = arch.startswith("robustbench:imagenet/")
+    net, preprocessing = providers.build(arch, 1000 if imagenet else 10)
+    net.eval()
+    x = torch.rand(1, 3, preprocessing.input_size, preprocessing.input_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        reps = net.forward_features(x)
+        assert torch.equal(net.forward_head(reps), net.library(x))
+    assert reps.shape == (1, net.head.in_features)

@@ -111,16 +111,6 @@ def test_imagenet100_and_cifar10_plans(tmp_path):
     assert jobs["train_model"] == 7 * 4 and jobs["compare_models"] == 4 * 3 * 21
 
 
-def test_imagenet_linf_architectures_plan(tmp_path):
-    """Beyond the paper: timm and torchvision models by name under L∞, planned with no network."""
-    jobs, datasets, out = paper_plan("imagenet_linf_architectures", tmp_path)
-    assert datasets == {"imagenet_linf"}
-    assert jobs["download_checkpoint"] == 4 * 2 and "train_model" not in jobs  # every weight a local file
-    assert jobs["evaluate_model"] == 8 and jobs["compare_models"] == 2 * 3 * 6
-    assert jobs["compare_catalogue"] == 5 * 2 * 3 * 6  # 5 catalogue jobs per pair (neighbours at k = 10)
-    assert "resources/linf/convnext_base_eps0/model.safetensors does not exist" in paper_plan.stderr
-
-
 def test_readme_own_model_section_runs_as_written(tmp_path):
     """The README's "Your own model, by name" example, pasted into the demo with a file timm wrote: planned."""
     import timm
@@ -241,20 +231,48 @@ def test_adding_a_model_plans_only_its_jobs(finished_small, tmp_path):
     assert jobs == expected
 
 
-@pytest.mark.slow
-def test_adding_a_provider_model_plans_only_its_jobs(finished_small, tmp_path):
-    """A timm model by name beside the built-in ones: the same jobs as any added model, nothing else."""
-    def add(cfg):
-        cfg["datasets"]["digits"]["models"]["timm_resnet18"] = {"arch": "timm:resnet18", "input_size": 32}
+def add_provider_models(cfg):
+    models = cfg["datasets"]["digits"]["models"]
+    models["timm_resnet"] = {"arch": "timm:test_resnet", "input_size": 32}
+    models["tv_shufflenet"] = {"arch": "torchvision:shufflenet_v2_x0_5", "input_size": 32}
 
-    jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
-    per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 3, "extract_activations": 6,
-               "build_knn_graph": 6, "summarise_representations": 6, "compare_models": 6, "figure_inversions": 1,
-               "compare_subgroups": 2}
+
+@pytest.mark.slow
+def test_provider_models_added_to_a_finished_run_plan_only_their_jobs(finished_small, tmp_path):
+    """A timm and a torchvision model by name beside the built-in ones (digits resized to 32 px): the same jobs
+    as any two added models and nothing else."""
+    repo = edited_copy(finished_small, tmp_path, add_provider_models)
+    # 2 → 4 models per ε: activations, kNN graphs and summaries M·(M + 1) (regular + each model's inverted
+    # images): 6 → 20; pairs × (regular, A's and B's inverted images): 3 → 18
+    per_eps = {"train_model": 2, "evaluate_model": 2, "invert_images": 6, "extract_activations": 14,
+               "build_knn_graph": 14, "summarise_representations": 14, "compare_models": 15,
+               "figure_inversions": 1, "compare_subgroups": 5}  # the 5 new pairs
     expected = {rule: 2 * n for rule, n in per_eps.items()}
-    expected.update(accuracy_table=1, similarity_tables=1, plot_figures=1, all=1, extract_train_features=1,
-                    train_probe=1, analysis_tables=1, analysis_figures=1)
-    assert jobs == expected
+    expected.update(accuracy_table=1, similarity_tables=1, plot_figures=1, all=1, extract_train_features=2,
+                    train_probe=2, analysis_tables=1, analysis_figures=1)  # probes: one per new model
+    assert planned_jobs(*TEST_CONFIG, cwd=repo) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.long
+@pytest.mark.skipif(not os.environ.get("ROBUNIV_LONG_TESTS"), reason="about 4 minutes: ROBUNIV_LONG_TESTS=1 (.ci/run)")
+def test_provider_models_added_to_a_finished_run_run_end_to_end(finished_small, tmp_path):
+    """The two provider models above run: the run is then complete, the old pairs' files untouched, and the new
+    models' activations name the tensor they hold."""
+    repo = edited_copy(finished_small, tmp_path, add_provider_models)
+    old_pairs = {p: p.read_bytes() for p in (repo / "results").rglob("similarity/**/*") if p.is_file()}
+    assert old_pairs
+    snakemake("-c", "2", *TEST_CONFIG, cwd=repo)
+    assert planned_jobs(*TEST_CONFIG, cwd=repo) == {}
+    assert all(p.read_bytes() == data for p, data in old_pairs.items())  # nothing of the old pairs rewritten
+    accuracy = pd.read_csv(repo / "results" / "digits" / "tables" / "accuracy.csv")
+    assert {"timm_resnet", "tv_shufflenet"} <= set(accuracy["model"])
+    for model, layer in (("timm_resnet", "timm:test_resnet: input of the final linear classifier"),
+                         ("tv_shufflenet", "torchvision:shufflenet_v2_x0_5: input of the final linear classifier")):
+        [path] = (repo / "results").rglob(f"eps1/activations/{model}/regular.h5")
+        with h5py.File(path) as f:
+            assert f.attrs["layer"].startswith(layer), f.attrs["layer"]
+            assert f["representations"].shape[0] == f["logits"].shape[0] == 40
 
 
 @pytest.mark.slow
