@@ -441,7 +441,6 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
     from .h5io import check_same_inputs, read_activations, read_knn, read_summary
     from .runtime import pick_device
     from .similarity import compare_pair
-    from .tables import similarity_rows, write_csv
 
     a, b = read_activations(act_a), read_activations(act_b)
     check_same_inputs(a, b)
@@ -459,6 +458,13 @@ def compare_models(act_a, act_b, knn_a, knn_b, settings: st.SimilaritySettings, 
                               rtd_jobs=threads, summaries=summaries)
     except ValueError as err:
         raise ValueError(f"comparing {act_a} with {act_b}: {err}") from err
+    return _write_pair_rows(values, out, dataset=dataset, eps=eps, inputs=inputs, model_a=model_a, model_b=model_b)
+
+
+def _write_pair_rows(values: dict, out, *, dataset: str, eps, inputs: str, model_a: str, model_b: str):
+    """One pair's measures as tidy rows (the source of inverted images is model A), written to ``out``."""
+    from .tables import similarity_rows, write_csv
+
     frame = similarity_rows(values, dataset=dataset, eps=float(eps), inputs=inputs,
                             source=model_a if inputs == "inverted" else "", model_a=model_a, model_b=model_b)
     write_csv(frame, out)
@@ -471,7 +477,6 @@ def compare_catalogue(act_a, act_b, family: str, settings: dict, *, inputs: str,
     """Every measure of one catalogue family (robuniv.catalogue) for one model pair on one input set."""
     from .catalogue import compute_family
     from .h5io import check_same_inputs, read_activations
-    from .tables import similarity_rows, write_csv
 
     a, b = read_activations(act_a), read_activations(act_b)
     check_same_inputs(a, b)
@@ -480,11 +485,7 @@ def compare_catalogue(act_a, act_b, family: str, settings: dict, *, inputs: str,
                                 names=(str(act_a), str(act_b)))
     except ValueError as err:
         raise ValueError(f"comparing {act_a} with {act_b} ({family} measures): {err}") from err
-    frame = similarity_rows(values, dataset=dataset, eps=float(eps), inputs=inputs,
-                            source=model_a if inputs == "inverted" else "", model_a=model_a, model_b=model_b)
-    write_csv(frame, out)
-    log.info("%s", dict(zip(frame["measure"], frame["value"])))
-    return frame
+    return _write_pair_rows(values, out, dataset=dataset, eps=eps, inputs=inputs, model_a=model_a, model_b=model_b)
 
 
 def compare_subgroups(act_a, act_b, subgroups: st.SubgroupSettings, similarity: st.SimilaritySettings, *,
