@@ -120,6 +120,15 @@ def test_a_file_of_another_model_is_refused_naming_it(tmp_path):
         load_robustness_checkpoint(path, "torchvision:resnet18", 10, input_size=32)
 
 
+def test_a_library_file_with_inf_weights_is_refused_naming_it_and_the_key(tmp_path):
+    _, path = _torchvision_file(tmp_path, "resnet18")
+    state = torch.load(path, weights_only=True)
+    state["fc.weight"][0, 0] = float("inf")
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=rf"^checkpoint .*{path.name}: 'fc\.weight' holds 1 NaN or inf value"):
+        load_robustness_checkpoint(path, "torchvision:resnet18", 10)
+
+
 def test_names_are_checked_against_their_library_with_the_closest_names():
     providers.check("timm:resnet18")
     providers.check("torchvision:vit_b_16")

@@ -143,6 +143,16 @@ def test_a_file_of_another_model_or_another_class_count_is_refused_naming_it(tmp
         load_robustness_checkpoint(path, "robustbench:cifar10/L2/Rebuffi2021Fixing_R18_cutmix_ddpm", 7)
 
 
+def test_a_robustbench_file_with_nan_weights_is_refused_naming_it_and_the_key(tmp_path):
+    _, path = _released_file(tmp_path, "cifar10", "L2", "Rebuffi2021Fixing_R18_cutmix_ddpm", "bare")
+    state = torch.load(path, weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key].view(-1)[0] = float("nan")
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=rf"^checkpoint .*{path.name}: '.*' holds 1 NaN or inf value"):
+        load_robustness_checkpoint(path, "robustbench:cifar10/L2/Rebuffi2021Fixing_R18_cutmix_ddpm", 10)
+
+
 def _demo_with(model: dict) -> dict:
     import yaml
 

@@ -111,6 +111,17 @@ def checkpoint_layout(state: dict) -> str:
     return DUMMY_MODEL_PREFIX if any(k.startswith(DUMMY_MODEL_PREFIX) for k in state) else MODEL_PREFIX
 
 
+def check_weights(state: dict, path) -> None:
+    """CheckpointError naming ``path`` and the key unless every entry of ``state`` is a tensor of finite values."""
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"checkpoint {path}: '{key}' holds a {type(value).__name__}, not a tensor")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"checkpoint {path}: '{key}' holds {bad} NaN or inf value(s); the weights are "
+                                  "broken (a diverged training?): retrain or fetch the checkpoint again")
+
+
 def _load_library_checkpoint(path, arch: str, num_classes: int, input_size: Optional[int]) -> Classifier:
     """A provider model from a state dict in its library's own format (timm safetensors/pth, torchvision pth)."""
     from .providers import ProviderError, load_library_weights
@@ -120,9 +131,7 @@ def _load_library_checkpoint(path, arch: str, num_classes: int, input_size: Opti
         load_library_weights(model.net, path)
     except ProviderError as err:
         raise CheckpointError(f"checkpoint {err} (model {arch}, {num_classes} classes)") from None
-    for key, value in model.net.library.state_dict().items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"checkpoint {path}: '{key}' holds NaN or inf values; the weights are broken")
+    check_weights(model.net.library.state_dict(), path)
     return model.eval()
 
 
@@ -146,9 +155,7 @@ def _load_robustbench_checkpoint(path, arch: str, num_classes: int, input_size: 
         net, preprocessing = load_robustbench(arch, path, num_classes, input_size)
     except ProviderError as err:
         raise CheckpointError(f"checkpoint {err} (model {arch}, {num_classes} classes)") from None
-    for key, value in net.library.state_dict().items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"checkpoint {path}: '{key}' holds NaN or inf values; the weights are broken")
+    check_weights(net.library.state_dict(), path)
     return ProviderClassifier(net, arch, preprocessing).eval()
 
 
@@ -180,13 +187,7 @@ def load_robustness_checkpoint(path, arch: str, num_classes: int, *, variant: st
     if not net_state:
         raise CheckpointError(f"checkpoint {path} has neither '{DUMMY_MODEL_PREFIX}' nor '{MODEL_PREFIX}' keys "
                               f"(first key: {next(iter(state), None)!r})")
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"checkpoint {path}: '{key}' holds a {type(value).__name__}, not a tensor")
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            bad = int((~torch.isfinite(value)).sum())
-            raise CheckpointError(f"checkpoint {path}: '{key}' holds {bad} NaN or inf value(s); the weights are "
-                                  "broken (a diverged training?): retrain or fetch the checkpoint again")
+    check_weights(state, path)
     if NORMALIZER_PREFIX + "new_mean" in state:
         mean = state[NORMALIZER_PREFIX + "new_mean"].flatten().tolist()
         std = state[NORMALIZER_PREFIX + "new_std"].flatten().tolist()

@@ -108,12 +108,6 @@ def _robustbench_entry(name: str) -> dict:
 
 
 def known_names(provider: str) -> list[str]:
-    if provider == "robustbench":
-        import_robustbench()
-        from robustbench.model_zoo import model_dicts
-
-        return [f"{d.value}/{t.value}/{m}" for d, by_threat in model_dicts.items() for t, entries in by_threat.items()
-                for m in entries]
     if provider == "timm":
         import timm
 
@@ -228,11 +222,11 @@ def _final_linear(model, provider: str):
 def build(arch: str, num_classes: int, input_size: Optional[int] = None):
     """The network of a provider-qualified ``arch`` (untrained) and its :class:`Preprocessing`."""
     provider, name = split(arch)
-    check(arch)
-    if provider == "robustbench":
+    if provider == "robustbench":  # the zoo entry's lookup is its name check
         entry = _robustbench_entry(name)
         return _robustbench_net(entry["model"](), arch, num_classes), _robustbench_preprocessing(name, entry,
                                                                                                 input_size)
+    check(arch)
     if provider == "timm":
         model = _timm_model(name, num_classes, input_size)
         preprocessing = _timm_preprocessing(model, input_size)
@@ -259,7 +253,7 @@ def load_robustbench(arch: str, path, num_classes: int, input_size: Optional[int
     import tempfile
     from pathlib import Path
 
-    provider, name = split(arch)
+    _, name = split(arch)
     entry = _robustbench_entry(name)
     dataset, threat, model_name = name.split("/")
     from robustbench.utils import load_model
