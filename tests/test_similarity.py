@@ -160,6 +160,33 @@ def test_rtd_barcode_matches_plain_persistence(n):
     np.testing.assert_allclose(np.array(ours).reshape(-1, 2), np.array(ref).reshape(-1, 2), atol=1e-12)
 
 
+@pytest.mark.parametrize("n, dim", [(6, 2), (40, 5), (120, 30)])
+def test_rtd_barcode_of_the_compiled_core_is_giotto_phs_front_end_bit_for_bit(n, dim):
+    from robuniv import _rtd_worker
+
+    rng = np.random.default_rng(n)
+    d1, d2 = (scipy.spatial.distance.squareform(scipy.spatial.distance.pdist(rng.normal(size=(n, dim))))
+              for _ in range(2))
+    d2[:3, :3] = d1[:3, :3]  # ties between the two matrices, as min(D1, D2) meets them
+    core = _rtd_worker.cross_barcode(d1, d2)
+    front_end = _rtd_worker.cross_barcode(d1, d2, front_end=True)
+    assert core.shape == front_end.shape and len(core) > (0 if n < 10 else 5)
+    assert np.array_equal(core, front_end)
+    assert _rtd_worker.ripser_core() is not None  # the fast path was taken, not the fallback
+
+
+def test_rtd_loads_no_scikit_learn():
+    """giotto-ph's front end imports scikit-learn (0.9 s per comparison job); RTD must not need it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from robuniv import _rtd_worker as W; rng = np.random.default_rng(0); "
+            "x = rng.random((30, 30)); d = x + x.T; np.fill_diagonal(d, 0); W.total_persistence(d, d.T * 0.9); "
+            "print(sorted(m for m in ('sklearn', 'gph', 'torch', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_rtd_of_identical_inputs_is_zero_and_of_different_positive():
     a, b = data(6, n=120)
     assert S.rtd(a, a, trials=2, batch=50) == 0.0

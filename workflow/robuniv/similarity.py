@@ -431,7 +431,7 @@ def rtd(reps_a, reps_b, trials: int = 10, batch: int = 500, seed: int = 0, n_job
     # Both directions of every trial: [[0, D1ᵀ], [D1, min]] and [[0, D2ᵀ], [D2, min]].
     tasks = [(d1, d2) for d1, d2 in pairs] + [(d2, d1) for d1, d2 in pairs]
     workers = min(len(tasks), n_jobs or os.cpu_count() or 1)
-    import gph  # noqa: F401  (1.5 s: imported once here, so forked workers inherit it)
+    _rtd_worker.ripser_core()  # loaded once here, so forked workers inherit it
 
     if workers <= 1:
         lengths = [_rtd_worker.total_persistence(*t) for t in tasks]
