@@ -45,8 +45,9 @@ def pair_files(tmp_path, a, b, k=10):
 def test_compare_models_rows_and_values(tmp_path):
     a, b = activations(1), activations(2)
     files = pair_files(tmp_path, a, b)
-    frame = jobs.compare_models(**files, settings=SETTINGS, inputs="inverted", dataset="d", eps=0.5, model_a="m1",
-                                model_b="m2", out=tmp_path / "pair.csv", threads=1, device="cpu")
+    frame = pd.DataFrame(jobs.compare_models(**files, settings=SETTINGS, inputs="inverted", dataset="d", eps=0.5,
+                                             model_a="m1", model_b="m2", out=tmp_path / "pair.csv", threads=1,
+                                             device="cpu"), columns=T.SIMILARITY_COLUMNS)
     assert list(frame.columns) == T.SIMILARITY_COLUMNS
     assert set(frame.source) == {"m1"} and set(frame.eps) == {0.5}
     expected = S.compare_pair(a["logits"], b["logits"], a["representations"], b["representations"], ks=(5, 10),
@@ -55,7 +56,7 @@ def test_compare_models_rows_and_values(tmp_path):
     assert pd.read_csv(tmp_path / "pair.csv", keep_default_na=False).equals(frame)
     regular = jobs.compare_models(**files, settings=st.replace(SETTINGS, rtd=False), inputs="regular", dataset="d",
                                   eps=0, model_a="m1", model_b="m2", out=tmp_path / "regular.csv", device="cpu")
-    assert set(regular.source) == {""} and "rtd" not in set(regular.measure)
+    assert {r["source"] for r in regular} == {""} and "rtd" not in {r["measure"] for r in regular}
 
 
 def test_compare_models_with_per_model_summaries_writes_the_same_table(tmp_path):
@@ -74,7 +75,7 @@ def test_compare_models_with_per_model_summaries_writes_the_same_table(tmp_path)
     summarised = jobs.compare_models(**files, settings=SETTINGS, inputs="regular", dataset="d", eps=0, model_a="m1",
                                      model_b="m2", out=tmp_path / "summarised.csv", threads=1, device="cpu",
                                      summary_a=tmp_path / "summary_a.h5", summary_b=tmp_path / "summary_b.h5")
-    assert summarised.equals(plain)
+    assert summarised == plain
     assert (tmp_path / "summarised.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
 
 
@@ -84,6 +85,25 @@ def test_compare_models_rejects_different_inputs(tmp_path):
         jobs.compare_models(**files, settings=SETTINGS, inputs="regular", dataset="d", eps=0, model_a="m1",
                             model_b="m2", out=tmp_path / "pair.csv", device="cpu")
     assert not (tmp_path / "pair.csv").exists()
+
+
+def test_pair_rows_file_is_the_one_pandas_writes(tmp_path):
+    """The comparison jobs write their rows without pandas; the bytes are those of DataFrame.to_csv."""
+    from robuniv.pair_rows import similarity_records, write_similarity_csv
+
+    rng = np.random.default_rng(0)
+    values = {name: v for name, v in zip(
+        ["cka", "cka_debiased", "procrustes_sim", "rtd", "agreement", "jsd_sim", "jaccard@10", "jaccard@50", "svcca",
+         "pwcca", "rsa", "gulp"],
+        [0.0, -0.0, float("nan"), float("inf"), 1e-300, 5e-324, 1 / 3, 123456789.123456789, 1e16, -2.5e-7,
+         *rng.normal(size=2) * 10.0 ** rng.integers(-12, 12, size=2)])}
+    for eps, source in ((0.0, ""), (0.25, "m,1"), (8 / 255, 'quote"d')):
+        rows = similarity_records(values, dataset="d", eps=eps, inputs="inverted", source=source, model_a="m1",
+                                  model_b="m2")
+        write_similarity_csv(rows, tmp_path / "ours.csv")
+        T.write_csv(T.similarity_rows(values, dataset="d", eps=eps, inputs="inverted", source=source, model_a="m1",
+                                      model_b="m2"), tmp_path / "pandas.csv")
+        assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
 def test_similarity_rows_reject_unknown_measures():

@@ -14,6 +14,7 @@ from . import measures as M
 from .catalog import AGREE, AGREE_MATCHED, DISAGREE
 from .settings import SpearmanSettings, SubgroupSettings
 from .atomic import atomic_path
+from .pair_rows import SIMILARITY_COLUMNS, similarity_records
 
 ACCURACY_COLUMNS = ["dataset", "model", "arch", "eps", "clean_accuracy", "adversarial_accuracy",
                     "attack_eps", "attack_steps"]
@@ -84,17 +85,9 @@ def read_csvs(paths: Iterable, columns: Sequence[str], *, required: Sequence[str
 
 
 # ---------------------------------------------------------------- similarity (analyses 1-3, 7)
-SIMILARITY_COLUMNS = ["dataset", "eps", "inputs", "source", "model_a", "model_b", "measure", "value"]
-
-
-def similarity_rows(values: dict, *, dataset: str, eps: float, inputs: str, source: str, model_a: str,
-                    model_b: str) -> pd.DataFrame:
-    """Tidy rows (one per measure) of one comparison; every measure must be in the registry."""
-    for measure in values:
-        M.measure(measure)  # unknown names raise
-    rows = [{"dataset": dataset, "eps": eps, "inputs": inputs, "source": source, "model_a": model_a,
-             "model_b": model_b, "measure": measure, "value": float(value)} for measure, value in values.items()]
-    return pd.DataFrame(rows, columns=SIMILARITY_COLUMNS)
+def similarity_rows(values: dict, **keys) -> pd.DataFrame:
+    """Tidy rows (one per measure) of one comparison (:func:`robuniv.pair_rows.similarity_records`)."""
+    return pd.DataFrame(similarity_records(values, **keys), columns=SIMILARITY_COLUMNS)
 
 
 def annotate_measures(frame: pd.DataFrame) -> pd.DataFrame:
