@@ -104,3 +104,19 @@ def test_knn_overlap_of_a_representation_with_itself_is_one(name):
     A, _ = _case("gaussian_30_20", "ab")
     assert _reference(name, A, A) == pytest.approx(1.0, abs=1e-12)
     assert compute(_library_name(name), A, A) == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("case", ["normal", "ties", "one", "empty", "constant", "nan", "signed_zero", "inf"])
+def test_average_ranks_are_scipys_rankdata(case):
+    """RSA's Spearman ranks without scipy.stats: equal to scipy.stats.rankdata (method "average") exactly."""
+    import scipy.stats
+
+    from robuniv.catalogue import average_ranks
+
+    rng = np.random.default_rng(3)
+    x = {"normal": rng.normal(size=2001), "ties": rng.integers(0, 7, size=3000).astype(np.float32),
+         "one": np.array([4.0]), "empty": np.array([]), "constant": np.full(9, 2.5), "nan": np.array([1, np.nan, 3.0]),
+         "signed_zero": np.array([0.0, -0.0, 1.0, -1.0]), "inf": np.array([np.inf, -np.inf, 1.0, np.inf])}[case]
+    ours = average_ranks(x)
+    assert ours.dtype == np.float64
+    assert np.array_equal(ours, scipy.stats.rankdata(x), equal_nan=True)
