@@ -58,7 +58,7 @@ REFERENCE = {
 # Forward-only passes are about 3x cheaper than forward+backward: extraction ≈ 3 × inversion img·step/s.
 FORWARD_PER_STEP = 3.0
 # CPU jobs when not measured (--skip-cpu): estimates, marked as such in the table.
-CPU_ESTIMATES = {"build_knn_graph": 30.0, "summarise_representations": 10.0, "compare_models": 60.0,
+CPU_ESTIMATES = {"summarise_representations": 40.0, "compare_models": 60.0,
                  "compare_subgroups": 180.0}
 CPU_STAGES = tuple(CPU_ESTIMATES)
 PROBE_SECONDS_PER_EPOCH_PER_MIMG = 2.0  # a linear probe on 1M x 2048 features, per epoch: estimate
@@ -145,9 +145,11 @@ def measure_cpu(args) -> dict:
         seconds[rule] = time.perf_counter() - start
         return value
 
-    graphs = once("build_knn_graph", lambda: S.knn_graph(a, ks[-1])), S.knn_graph(b, ks[-1])
     rtd = dict(rtd_trials=sim.rtd_trials, rtd_batch=sim.rtd_batch, rtd_seed=sim.rtd_seed)
-    summaries = once("summarise_representations", lambda: S.summarise(a, **rtd)), S.summarise(b, **rtd)
+    # one job per model: its kNN graph and its summary
+    steps_a = once("summarise_representations", lambda: (S.knn_graph(a, ks[-1]), S.summarise(a, **rtd)))
+    steps_b = S.knn_graph(b, ks[-1]), S.summarise(b, **rtd)
+    graphs, summaries = (steps_a[0], steps_b[0]), (steps_a[1], steps_b[1])
     once("compare_models", lambda: S.compare_pair(logits_a, logits_b, a, b, ks=ks, graphs_a=graphs[0],
                                                   graphs_b=graphs[1], rtd_jobs=args.cpu_threads,
                                                   summaries=summaries, **rtd))
@@ -224,7 +226,7 @@ def _rate(stage: str, precision: str, measured: dict | None):
 
 
 ORDER = ["train_model", "evaluate_model", "invert_images", "extract_activations", "extract_train_features",
-         "build_knn_graph", "summarise_representations", "compare_models", "compare_subgroups", "train_probe"]
+         "summarise_representations", "compare_models", "compare_subgroups", "train_probe"]
 
 
 GPU_STAGES = ("train_model", "invert_images", "extract_activations", "extract_train_features", "evaluate_model")

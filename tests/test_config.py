@@ -137,7 +137,7 @@ def test_schema_rejects_with_the_key_path(demo, edit, where):
 
 
 def test_known_rule_names_are_accepted(demo):
-    demo["threads"] = {"compare_models": 2, "build_knn_graph": 2}
+    demo["threads"] = {"compare_models": 2, "summarise_representations": 2}
     demo["datasets"]["digits"]["resources"] = {"compare_models": {"mem_mb": 100}}
     rc.validate(demo)
 

@@ -83,20 +83,25 @@ jobs.invert_images(args["ckpt"], args["inputs"], {"source": "sklearn_digits"}, s
 """
 
 COMPARE = """
-import pandas as pd
-from robuniv import jobs
+import csv
+import types
+from robuniv import jobs, pair_rows
 from robuniv.settings import SimilaritySettings
 
 if args["marker"]:
-    real = pd.DataFrame.to_csv
+    class HalfWriter:  # half the table is on disk when the job is killed
+        def __init__(self, fh, **options):
+            self.fh, self.writer = fh, csv.writer(fh, **options)
 
-    def to_csv(self, path, **kwargs):
-        text = real(self, None, **kwargs)
-        with open(path, "w") as fh:  # half the table is on disk when the job is killed
-            fh.write(text[: len(text) // 2])
-            fh.flush()
+        def writerow(self, row):
+            self.writer.writerow(row)
+
+        def writerows(self, rows):
+            rows = list(rows)
+            self.writer.writerows(rows[: len(rows) // 2])
+            self.fh.flush()
             pause_here(args["marker"])
-    pd.DataFrame.to_csv = to_csv
+    pair_rows.csv = types.SimpleNamespace(writer=HalfWriter)
 settings = SimilaritySettings(jaccard_k=(5, 10), rtd_trials=1, rtd_batch=20, rtd_seed=0, rtd=False)
 jobs.compare_models(args["act_a"], args["act_b"], args["knn_a"], args["knn_b"], settings, inputs="regular",
                     dataset="digits", eps=0, model_a="a", model_b="b", out=args["out"], device="cpu", threads=1)

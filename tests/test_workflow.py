@@ -44,7 +44,7 @@ def test_dry_run_of_demo_plans_every_stage(tmp_path):
     jobs = planned_jobs(cwd=repo)
     assert jobs == {"prepare_dataset": 1, "prepare_inputs": 1, "train_model": 12, "evaluate_model": 12,
                     "accuracy_table": 1, "invert_images": 12, "extract_activations": 4 * 3 * (1 + 3),
-                    "build_knn_graph": 4 * 3 * (1 + 3), "summarise_representations": 4 * 3 * (1 + 3),
+                    "summarise_representations": 4 * 3 * (1 + 3),
                     "compare_models": 4 * (3 + 6), "similarity_tables": 1,
                     # the catalogue: one job per family and pair (cca, alignment, rsm, neighbours@10, statistics)
                     "compare_catalogue": 5 * 4 * (3 + 6),
@@ -94,7 +94,7 @@ def test_imagenet1k_plan_follows_table_1(tmp_path):
     assert jobs["evaluate_model"] == sum(models_per_eps.values()) == 32
     assert jobs["invert_images"] == 32 * 10  # 10,000 targets in shards of 1,000
     # every model on regular images and on every model's inverted images, at its ε
-    assert jobs["extract_activations"] == jobs["build_knn_graph"] == jobs["summarise_representations"] == sum(n * (1 + n) for n in models_per_eps.values())
+    assert jobs["extract_activations"] == jobs["summarise_representations"] == sum(n * (1 + n) for n in models_per_eps.values())
     assert jobs["compare_models"] == 3 * sum(pairs.values())  # regular: unordered; inverted: ordered
     assert jobs["compare_subgroups"] == pairs["0"] + pairs["3"]  # paper figure 5: ε = 0 vs 3
     assert jobs["extract_train_features"] == jobs["train_probe"] == 7  # at ε = 3
@@ -222,7 +222,7 @@ def test_adding_a_model_plans_only_its_jobs(finished_small, tmp_path):
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
     per_eps = {"train_model": 1, "evaluate_model": 1, "invert_images": 3,  # 40 targets in shards of 16
                # the new model on regular, its own and 2 others' inverted images; 2 old models on its inverted
-               "extract_activations": 1 + 1 + 2 + 2, "build_knn_graph": 1 + 1 + 2 + 2,
+               "extract_activations": 1 + 1 + 2 + 2,
                "summarise_representations": 1 + 1 + 2 + 2,
                "compare_models": 2 + 4, "figure_inversions": 1, "compare_subgroups": 2}
     expected = {rule: 2 * n for rule, n in per_eps.items()}
@@ -245,7 +245,7 @@ def test_provider_models_added_to_a_finished_run_plan_only_their_jobs(finished_s
     # 2 → 4 models per ε: activations, kNN graphs and summaries M·(M + 1) (regular + each model's inverted
     # images): 6 → 20; pairs × (regular, A's and B's inverted images): 3 → 18
     per_eps = {"train_model": 2, "evaluate_model": 2, "invert_images": 6, "extract_activations": 14,
-               "build_knn_graph": 14, "summarise_representations": 14, "compare_models": 15,
+               "summarise_representations": 14, "compare_models": 15,
                "figure_inversions": 1, "compare_subgroups": 5}  # the 5 new pairs
     expected = {rule: 2 * n for rule, n in per_eps.items()}
     expected.update(accuracy_table=1, similarity_tables=1, plot_figures=1, all=1, extract_train_features=2,
@@ -290,9 +290,9 @@ def test_changing_jaccard_k_reruns_no_forward_pass(finished_small, tmp_path):
         cfg["datasets"]["digits"]["similarity"]["jaccard_k"] = [5, 10, 20]
 
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, jaccard))
-    # 12 graphs (2 ε x 2 models x 3 input sets), 6 comparisons and the aggregations; no extraction, and no
-    # subgroup comparison (those use their own k and the RTD settings only)
-    assert jobs == {"build_knn_graph": 12, "compare_models": 6, "similarity_tables": 1,
+    # 12 per-model steps (kNN graph + summary; 2 ε x 2 models x 3 input sets), 6 comparisons and the
+    # aggregations; no extraction, and no subgroup comparison (those use their own k and the RTD settings only)
+    assert jobs == {"summarise_representations": 12, "compare_models": 6, "similarity_tables": 1,
                     "analysis_tables": 1, "plot_figures": 1, "analysis_figures": 1, "all": 1}
 
 
@@ -389,8 +389,8 @@ def test_changing_the_shard_size_reruns_only_the_inversions_and_what_reads_them(
 
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, one_shard))
     # per ε: 2 models' inversions, 2 models x 2 inverted input sets of activations and graphs, 2 ordered pairs
-    rules = ("invert_images", "extract_activations", "build_knn_graph", "summarise_representations", "compare_models")
-    assert {k: jobs[k] for k in rules} == {"invert_images": 4, "extract_activations": 8, "build_knn_graph": 8,
+    rules = ("invert_images", "extract_activations", "summarise_representations", "compare_models")
+    assert {k: jobs[k] for k in rules} == {"invert_images": 4, "extract_activations": 8,
                                            "summarise_representations": 8, "compare_models": 4}
     assert "train_model" not in jobs and "compare_subgroups" not in jobs and "evaluate_model" not in jobs
     sharded = sorted((finished_small / "results" / "digits" / "eps1" / "inverted" / "resnet18").glob("*.h5"))
@@ -414,7 +414,7 @@ def test_adding_an_eps_plans_only_its_jobs(finished_small, tmp_path):
     jobs = planned_jobs(*TEST_CONFIG, cwd=edited_copy(finished_small, tmp_path, add))
     # The probes follow the largest ε by default: the new ε = 2 gets them.
     assert jobs == {"train_model": 2, "evaluate_model": 2, "invert_images": 2 * 3, "extract_activations": 2 * 3,
-                    "build_knn_graph": 2 * 3, "summarise_representations": 2 * 3, "compare_models": 1 + 2, "figure_inversions": 1, "accuracy_table": 1,
+                    "summarise_representations": 2 * 3, "compare_models": 1 + 2, "figure_inversions": 1, "accuracy_table": 1,
                     "similarity_tables": 1, "plot_figures": 1, "compare_subgroups": 1, "extract_train_features": 2,
                     "train_probe": 2, "analysis_tables": 1, "analysis_figures": 1, "figure_inversions_by_eps": 1,
                     "all": 1}

@@ -111,8 +111,7 @@ RULES = {r.name: r for r in [
     Rule("accuracy_table", 2000, 10, local=True),
     Rule("invert_images", 16000, 720, gpu=1),
     Rule("extract_activations", 16000, 30, gpu=1),
-    Rule("build_knn_graph", 8000, 60),
-    Rule("summarise_representations", 8000, 60),
+    Rule("summarise_representations", 8000, 60),  # the kNN graph and the summary of one model
     Rule("compare_models", 8000, 60),
     Rule("compare_catalogue", 8000, 60),
     Rule("similarity_tables", 4000, 10, local=True),

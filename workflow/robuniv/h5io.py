@@ -139,7 +139,7 @@ def read_knn(path, activations: Optional[dict] = None, k: int = 0) -> np.ndarray
             raise H5Error(f"{path}: a kNN graph of {graph.shape[0]} inputs, the activations have {n}")
     if graph.shape[1] < k:
         raise H5Error(f"{path}: a kNN graph of k={graph.shape[1]}, the comparison needs k up to {k} "
-                      "(similarity.jaccard_k); rerun build_knn_graph")
+                      "(similarity.jaccard_k); rerun summarise_representations")
     return graph
 
 

@@ -159,7 +159,7 @@ _k_template(JACCARD, JACCARD_KS, lambda k: Measure(
     jaccard_name(k), f"Jaccard@{k} (↑ more similar)", REPRESENTATIONS, HIGHER,
     f"mean Jaccard index of the {k} nearest other inputs, cosine on centred representations "
     "(paper and released code)", True, family="jaccard", figure_panel=3 if k == JACCARD_FIGURE_K else None,
-    subgroups=True, invariances=SHAPE, per_model="kNN graph (build_knn_graph)", paper="Klabunde et al. 2023",
+    subgroups=True, invariances=SHAPE, per_model="kNN graph (summarise_representations)", paper="Klabunde et al. 2023",
     peer="ReSi JaccardSimilarity (uncentred)"))
 
 RTD = _register("rtd", "RTD (↓ more similar; plotted as −RTD)", REPRESENTATIONS, LOWER,

@@ -1,7 +1,9 @@
 # Activations: representations + logits per (data set, ε, model, input set); then, per model and input
-# set, its per-network steps (netrep's fit): the kNN graph (one top-k search serves every Jaccard k of every
-# pair) and the summary (norms of the centred representation, RTD distances), each with only the settings it
-# depends on, so a comparison setting reruns only these steps and the comparisons, never a forward pass.
+# set, its per-network steps (netrep's fit), in one job: the kNN graph (one top-k search serves every Jaccard
+# k of every pair) and the summary (norms of the centred representation, RTD distances). Two files, one job:
+# each is cheap, and its start (a torch import) was most of the cost of a job of its own. Only the
+# comparisons read them, and each of their settings (k, RTD) reruns those comparisons anyway, so a comparison
+# setting reruns only these steps and the comparisons, never a forward pass.
 
 
 rule extract_activations:
@@ -25,29 +27,12 @@ rule extract_activations:
         "../scripts/extract_activations.py"
 
 
-rule build_knn_graph:
-    input:
-        rules.extract_activations.output[0],
-    output:
-        PATHS["knn"],
-    log:
-        job_log("build_knn_graph", "{model}/{inputs}"),
-    conda:
-        ENV
-    threads: rule_threads("build_knn_graph")
-    resources:
-        **job_resources("build_knn_graph"),
-    params:
-        k=get_knn_k,
-    script:
-        "../scripts/build_knn_graph.py"
-
-
 rule summarise_representations:
     input:
         rules.extract_activations.output[0],
     output:
-        PATHS["summary"],
+        knn=PATHS["knn"],
+        summary=PATHS["summary"],
     log:
         job_log("summarise_representations", "{model}/{inputs}"),
     conda:
@@ -56,6 +41,7 @@ rule summarise_representations:
     resources:
         **job_resources("summarise_representations"),
     params:
+        k=get_knn_k,
         rtd=get_rtd_settings,
     script:
         "../scripts/summarise_representations.py"

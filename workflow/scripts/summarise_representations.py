@@ -1,8 +1,10 @@
-"""Per-model steps of the pair measures on one input set (norms, RTD distances): computed once, read by every pair."""
+"""Per-model steps of the pair measures on one input set, computed once and read by every pair: the kNN graph
+(serves every Jaccard k) and the summary (norms, RTD distances)."""
 from robuniv import jobs
 from robuniv.runtime import setup_job
 from robuniv.settings import SimilaritySettings, from_params
 
 setup_job(snakemake.log[0], snakemake.threads)
-jobs.summarise_representations(snakemake.input[0], from_params(SimilaritySettings, snakemake.params.rtd),
-                               snakemake.output[0])
+activations, out = snakemake.input[0], snakemake.output
+jobs.build_knn_graph(activations, snakemake.params.k, out.knn)
+jobs.summarise_representations(activations, from_params(SimilaritySettings, snakemake.params.rtd), out.summary)
