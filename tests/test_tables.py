@@ -79,6 +79,20 @@ def test_compare_models_with_per_model_summaries_writes_the_same_table(tmp_path)
     assert (tmp_path / "summarised.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
 
 
+def test_per_model_steps_write_what_the_two_steps_write_alone(tmp_path):
+    """The workflow's one job per model (one read of the activations) writes the same kNN graph and summary."""
+    act = activations(1)
+    files = pair_files(tmp_path, act, activations(2))
+    jobs.per_model_steps(files["act_a"], 10, SETTINGS, tmp_path / "knn.h5", tmp_path / "summary.h5", device="cpu")
+    jobs.build_knn_graph(files["act_a"], 10, tmp_path / "knn_alone.h5", device="cpu")
+    jobs.summarise_representations(files["act_a"], SETTINGS, tmp_path / "summary_alone.h5", device="cpu")
+    for name in ("knn", "summary"):
+        with h5py.File(tmp_path / f"{name}.h5") as together, h5py.File(tmp_path / f"{name}_alone.h5") as alone:
+            assert set(together) == set(alone) and set(together.attrs) == set(alone.attrs)
+            assert all(np.array_equal(together[key][()], alone[key][()]) for key in together)
+            assert all(np.array_equal(together.attrs[key], alone.attrs[key]) for key in together.attrs)
+
+
 def test_compare_models_rejects_different_inputs(tmp_path):
     files = pair_files(tmp_path, activations(1), activations(2, index=np.arange(1, 61)))
     with pytest.raises(ValueError, match=r"b.h5: its inputs differ from .*a.h5's"):

@@ -326,40 +326,59 @@ def extract_activations(checkpoint, inputs, source: dict, model: st.ModelSetting
     log.info("%d inputs of %s", len(targets), input_set)
 
 
+def per_model_steps(activations, k: int, settings: st.SimilaritySettings, knn_out, summary_out,
+                    device=None) -> None:
+    """Both per-model steps of one activation file (the workflow's summarise_representations job): its
+    representation is read and moved to the device once, then the kNN graph and the summary are written."""
+    act, reps = _representations(activations, device)
+    _write_knn_graph(act, reps, k, knn_out)
+    _write_summary(act, reps, settings, summary_out)
+
+
 def build_knn_graph(activations, k: int, out, device=None) -> None:
     """Per-model precomputation (netrep style): one top-k search serves every Jaccard k of every pair."""
-    import torch
-
-    from .h5io import activations_id, atomic_h5, read_activations
-    from .runtime import pick_device
-    from .similarity import knn_graph
-
-    act = read_activations(activations)
-    reps = act["representations"]
-    if k >= len(reps):
-        raise ValueError(f"kNN k={k} needs more than {len(reps)} inputs ({activations})")
-    graph = knn_graph(torch.from_numpy(reps).to(device or pick_device()), k)
-    with atomic_h5(out) as fh:
-        fh["knn"] = graph
-        fh.attrs.update({"k": k, "metric": "cosine of column-centred representations, self excluded",
-                         "order": "most similar first", "activations": str(activations),
-                         "activations_sha256": activations_id(act)})
-    log.info("%d inputs, representation width %d, kNN k=%d", len(reps), reps.shape[1], k)
+    _write_knn_graph(*_representations(activations, device), k, out)
 
 
 def summarise_representations(activations, settings: st.SimilaritySettings, out, device=None) -> None:
     """Per-model steps of the pair measures (netrep style): norms of the centred representation and, with RTD,
     its distance matrices on the RTD subsets; every pair with this model reads them instead of computing them."""
+    _write_summary(*_representations(activations, device), settings, out)
+
+
+def _representations(activations, device=None):
+    """An activation file (:func:`robuniv.h5io.read_activations`, its ``path`` recorded) and its
+    representation as a tensor on the job's device."""
     import torch
 
-    from .h5io import read_activations, write_summary
+    from .h5io import read_activations
     from .runtime import pick_device
-    from .similarity import summarise
 
     act = read_activations(activations)
-    reps = torch.from_numpy(act["representations"]).to(device or pick_device())
+    return act, torch.from_numpy(act["representations"]).to(device or pick_device())
+
+
+def _write_knn_graph(act: dict, reps, k: int, out) -> None:
+    from .h5io import activations_id, atomic_h5
+    from .similarity import knn_graph
+
+    if k >= len(reps):
+        raise ValueError(f"kNN k={k} needs more than {len(reps)} inputs ({act['path']})")
+    graph = knn_graph(reps, k)
+    with atomic_h5(out) as fh:
+        fh["knn"] = graph
+        fh.attrs.update({"k": k, "metric": "cosine of column-centred representations, self excluded",
+                         "order": "most similar first", "activations": str(act["path"]),
+                         "activations_sha256": activations_id(act)})
+    log.info("%d inputs, representation width %d, kNN k=%d", len(reps), reps.shape[1], k)
+
+
+def _write_summary(act: dict, reps, settings: st.SimilaritySettings, out) -> None:
+    from .h5io import write_summary
+    from .similarity import summarise
+
     summary = summarise(reps, rtd_trials=settings.rtd_trials if settings.rtd else None, rtd_batch=settings.rtd_batch,
-                        rtd_seed=settings.rtd_seed, name=str(activations))
+                        rtd_seed=settings.rtd_seed, name=str(act["path"]))
     write_summary(out, summary, activations=act)
     log.info("%d inputs; RTD distances: %s", summary.n, "none" if summary.rtd is None else
              f"{summary.rtd['trials']} x {summary.rtd['batch']}")

@@ -5,6 +5,6 @@ from robuniv.runtime import setup_job
 from robuniv.settings import SimilaritySettings, from_params
 
 setup_job(snakemake.log[0], snakemake.threads)
-activations, out = snakemake.input[0], snakemake.output
-jobs.build_knn_graph(activations, snakemake.params.k, out.knn)
-jobs.summarise_representations(activations, from_params(SimilaritySettings, snakemake.params.rtd), out.summary)
+out = snakemake.output
+jobs.per_model_steps(snakemake.input[0], snakemake.params.k, from_params(SimilaritySettings, snakemake.params.rtd),
+                     out.knn, out.summary)
